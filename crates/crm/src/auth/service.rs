@@ -1,0 +1,183 @@
+//! Account logic shared by the auth handlers, the org endpoints and the CLI.
+
+use axum::http::StatusCode;
+use serde_json::json;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::dto::{OrgMembership, UserSummary};
+use super::jwt::{OrgClaims, TokenPair};
+use crate::db::tenant::{self, Tx};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+fn invalid_api_key(msg: &str) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, json!({ "detail": msg }))
+}
+
+/// The org whose active API key this is.
+pub async fn org_by_api_key(pool: &PgPool, key: &str) -> Result<Uuid, ApiError> {
+    if key.len() > 200 {
+        return Err(invalid_api_key("Invalid API Key"));
+    }
+    let row: Option<(Uuid,)> = sqlx::query_as("SELECT id FROM organization WHERE api_key = $1 AND is_active")
+        .bind(key)
+        .fetch_optional(pool)
+        .await?;
+    row.map(|r| r.0).ok_or_else(|| invalid_api_key("Invalid API Key"))
+}
+
+/// Who an API-key request acts as: the org's newest active ADMIN (upstream's rule).
+pub async fn acting_admin(tx: &mut Tx, org_id: Uuid) -> Result<(Uuid, String, (Uuid, String, bool)), ApiError> {
+    let row: Option<(Uuid, String, Uuid, String, bool)> = sqlx::query_as(
+        "SELECT u.id, u.email, p.id, p.role, p.is_organization_admin
+         FROM profile p JOIN users u ON u.id = p.user_id
+         WHERE p.org_id = $1 AND p.role = 'ADMIN' AND p.is_active AND u.is_active
+         ORDER BY p.created_at DESC LIMIT 1",
+    )
+    .bind(org_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let (uid, email, pid, role, oa) = row.ok_or_else(|| invalid_api_key("Invalid API Key configuration"))?;
+    Ok((uid, email, (pid, role, oa)))
+}
+
+pub struct ApiKeyActor {
+    pub org_id: Uuid,
+    pub user_id: Uuid,
+    pub email: String,
+}
+
+pub async fn api_key_actor(state: &AppState, key: &str) -> Result<ApiKeyActor, ApiError> {
+    let org_id = org_by_api_key(&state.pool, key).await?;
+    let mut tx = tenant::begin(&state.pool, Some(org_id), None).await?;
+    let (user_id, email, _) = acting_admin(&mut tx, org_id).await?;
+    tx.commit().await?;
+    Ok(ApiKeyActor { org_id, user_id, email })
+}
+
+/// The user object of login and /auth/me/, with active memberships newest first.
+/// The tx must carry `app.current_user` = user (profile rows of other orgs are visible then).
+pub async fn user_summary(tx: &mut Tx, user_id: Uuid) -> Result<UserSummary, ApiError> {
+    let (id, email, profile_pic, is_active): (Uuid, String, Option<String>, bool) =
+        sqlx::query_as("SELECT id, email, profile_pic, is_active FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_one(&mut **tx)
+            .await?;
+    let organizations = memberships(tx, user_id).await?;
+    Ok(UserSummary { id, email, profile_pic, is_active, organizations })
+}
+
+pub async fn memberships(tx: &mut Tx, user_id: Uuid) -> Result<Vec<OrgMembership>, ApiError> {
+    let rows: Vec<(Uuid, Option<String>, Option<String>, String, bool, bool, bool)> = sqlx::query_as(
+        "SELECT o.id, o.name, o.logo, p.role, p.is_organization_admin, p.has_sales_access, p.has_marketing_access
+         FROM profile p JOIN organization o ON o.id = p.org_id
+         WHERE p.user_id = $1 AND p.is_active
+         ORDER BY p.created_at DESC",
+    )
+    .bind(user_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, name, logo, role, is_organization_admin, has_sales_access, has_marketing_access)| OrgMembership {
+            id,
+            name,
+            logo,
+            role,
+            is_organization_admin,
+            has_sales_access,
+            has_marketing_access,
+        })
+        .collect())
+}
+
+/// Org claims for a token, from current database values.
+pub async fn org_claims(tx: &mut Tx, org_id: Uuid, role: Option<String>) -> Result<OrgClaims, ApiError> {
+    let (org_name, default_currency, default_country): (Option<String>, String, Option<String>) =
+        sqlx::query_as("SELECT name, default_currency, default_country FROM organization WHERE id = $1")
+            .bind(org_id)
+            .fetch_one(&mut **tx)
+            .await?;
+    Ok(OrgClaims { org_id, org_name, default_currency: Some(default_currency), default_country, role })
+}
+
+/// The smallest `iat` a new token of this user may carry: newer than the last revocation.
+pub async fn min_iat(tx: &mut Tx, user_id: Uuid) -> Result<i64, ApiError> {
+    let (revoked,): (i64,) = sqlx::query_as(
+        "SELECT COALESCE(floor(extract(epoch FROM tokens_revoked_at))::bigint + 1, 0) FROM users WHERE id = $1",
+    )
+    .bind(user_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(revoked)
+}
+
+pub async fn issue_tokens(state: &AppState, tx: &mut Tx, user_id: Uuid, org: Option<&OrgClaims>) -> Result<TokenPair, ApiError> {
+    let min = min_iat(tx, user_id).await?;
+    Ok(state.jwt.issue_pair(user_id, org, min))
+}
+
+/// Invalidates every token of the user issued until now (logout, password change, removal).
+pub async fn revoke_tokens(conn: &mut sqlx::PgConnection, user_id: Uuid) -> Result<(), ApiError> {
+    sqlx::query("UPDATE users SET tokens_revoked_at = now() WHERE id = $1")
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Django's e-mail normalisation: the domain part lower-cased.
+pub fn normalize_email(email: &str) -> String {
+    let email = email.trim();
+    match email.rsplit_once('@') {
+        Some((local, domain)) => format!("{local}@{}", domain.to_lowercase()),
+        None => email.to_string(),
+    }
+}
+
+/// Close to Django's EmailValidator: one `@`, a non-empty local part without spaces, and a
+/// domain of dot-separated labels (or `localhost`).
+pub fn is_valid_email(email: &str) -> bool {
+    let Some((local, domain)) = email.rsplit_once('@') else { return false };
+    if local.is_empty() || local.len() > 64 || email.len() > 254 || local.contains(char::is_whitespace) || local.contains('@') {
+        return false;
+    }
+    if domain == "localhost" {
+        return true;
+    }
+    let labels: Vec<&str> = domain.split('.').collect();
+    labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+        })
+        && labels.last().is_some_and(|tld| tld.len() >= 2 && !tld.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// Hashes off the async runtime (argon2 takes tens of milliseconds on purpose).
+pub async fn hash_password(password: String) -> Result<String, ApiError> {
+    tokio::task::spawn_blocking(move || super::password::hash(&password)).await.map_err(ApiError::internal)
+}
+
+pub async fn verify_password(password: String, stored: String) -> Result<super::password::Verified, ApiError> {
+    tokio::task::spawn_blocking(move || super::password::verify(&password, &stored)).await.map_err(ApiError::internal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails() {
+        assert!(is_valid_email("a@example.com"));
+        assert!(is_valid_email("a.b+c@sub.example.co"));
+        assert!(!is_valid_email("a@b"));
+        assert!(!is_valid_email("nope"));
+        assert!(!is_valid_email("a b@example.com"));
+        assert_eq!(normalize_email(" Q@EXAMPLE.COM "), "Q@example.com");
+    }
+}

@@ -1,0 +1,6 @@
+//! Org-level resources shared by every module: organizations, profiles (memberships), enums.
+
+pub mod bootstrap;
+pub mod enums;
+pub mod orgs;
+pub mod profiles;

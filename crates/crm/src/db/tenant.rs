@@ -1,0 +1,110 @@
+//! `Tenant`: the only way a handler reaches org data. It authenticates the caller (JWT or org
+//! API key), opens a transaction on the app-role pool with `app.current_org` set for that
+//! transaction only (so a pooled connection never carries a tenant into the next request), and
+//! loads the caller's active profile in that org. The handler runs its SQL on `tenant.tx` and
+//! calls `commit()`; dropping it rolls back.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use serde_json::json;
+use sqlx::{PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::auth::{self, Credentials, jwt::TokenType};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub type Tx = Transaction<'static, Postgres>;
+
+/// Begins a transaction with the RLS context set. `org`: the tenant whose rows are visible;
+/// `user`: lets the user see their own memberships in other orgs (profile policy).
+pub async fn begin(pool: &PgPool, org: Option<Uuid>, user: Option<Uuid>) -> Result<Tx, sqlx::Error> {
+    // Ids are formatted from parsed UUIDs, so inlining them is injection-safe; one round trip.
+    let org = org.map(|o| o.to_string()).unwrap_or_default();
+    let user = user.map(|u| u.to_string()).unwrap_or_default();
+    let stmt = format!(
+        "BEGIN; SELECT set_config('app.current_org', '{org}', true), set_config('app.current_user', '{user}', true)"
+    );
+    pool.begin_with(sqlx::AssertSqlSafe(stmt)).await
+}
+
+pub struct Tenant {
+    pub tx: Tx,
+    pub org_id: Uuid,
+    pub user_id: Uuid,
+    pub profile_id: Uuid,
+    pub role: String,
+    pub is_organization_admin: bool,
+    pub email: String,
+    pub via_api_key: bool,
+}
+
+impl Tenant {
+    /// ADMIN role or organization admin flag: what upstream calls an admin almost everywhere.
+    pub fn is_admin(&self) -> bool {
+        self.role == "ADMIN" || self.is_organization_admin
+    }
+
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        if self.is_admin() { Ok(()) } else { Err(ApiError::permission_denied()) }
+    }
+
+    pub async fn commit(self) -> Result<(), ApiError> {
+        self.tx.commit().await.map_err(ApiError::from)
+    }
+}
+
+type ProfileRow = (Uuid, String, bool);
+
+impl FromRequestParts<AppState> for Tenant {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        match auth::credentials(&parts.headers) {
+            Credentials::Bearer(token) => {
+                let claims =
+                    state.jwt.decode(&token, TokenType::Access).map_err(|e| ApiError::token_not_valid(e.message()))?;
+                let user_id = claims.user_uuid().ok_or_else(|| ApiError::token_not_valid("Token is invalid"))?;
+                let org_id = claims.org_uuid().ok_or_else(ApiError::org_required)?;
+                let mut tx = begin(&state.pool, Some(org_id), Some(user_id)).await?;
+                let row: Option<(String, bool, i64, Option<Uuid>, Option<String>, Option<bool>)> = sqlx::query_as(
+                    "SELECT u.email, u.is_active, COALESCE(floor(extract(epoch FROM u.tokens_revoked_at))::bigint, 0),
+                            p.id, p.role, p.is_organization_admin
+                     FROM users u
+                     LEFT JOIN profile p ON p.user_id = u.id AND p.org_id = $2 AND p.is_active
+                     WHERE u.id = $1",
+                )
+                .bind(user_id)
+                .bind(org_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let (email, is_active, revoked_at, pid, role, org_admin) = row.ok_or_else(auth::user_not_found)?;
+                auth::check_user(is_active, revoked_at, claims.iat)?;
+                let (Some(profile_id), Some(role), Some(is_organization_admin)) = (pid, role, org_admin) else {
+                    return Err(ApiError::new(
+                        axum::http::StatusCode::FORBIDDEN,
+                        json!({"detail": "You no longer have access to this organization. Please login again."}),
+                    ));
+                };
+                Ok(Tenant { tx, org_id, user_id, profile_id, role, is_organization_admin, email, via_api_key: false })
+            }
+            Credentials::ApiKey(key) => {
+                let org_id = auth::service::org_by_api_key(&state.pool, &key).await?;
+                let mut tx = begin(&state.pool, Some(org_id), None).await?;
+                let (user_id, email, (profile_id, role, is_organization_admin)) =
+                    auth::service::acting_admin(&mut tx, org_id).await?;
+                Ok(Tenant { tx, org_id, user_id, profile_id, role, is_organization_admin, email, via_api_key: true })
+            }
+            Credentials::None => Err(ApiError::unauthenticated()),
+        }
+    }
+}
+
+/// Loads (profile id, role, org admin flag) for a user's active membership in the tx's org.
+pub async fn active_profile(tx: &mut Tx, user_id: Uuid, org_id: Uuid) -> Result<Option<ProfileRow>, sqlx::Error> {
+    sqlx::query_as("SELECT id, role, is_organization_admin FROM profile WHERE user_id = $1 AND org_id = $2 AND is_active")
+        .bind(user_id)
+        .bind(org_id)
+        .fetch_optional(&mut **tx)
+        .await
+}

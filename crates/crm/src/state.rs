@@ -1,0 +1,37 @@
+//! Shared application state handed to every handler.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use sqlx::PgPool;
+
+use crate::auth::jwt::Jwt;
+use crate::auth::ratelimit::LoginLimiter;
+use crate::config::Config;
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    /// Logged in as the non-superuser app role: RLS applies to every query.
+    pub pool: PgPool,
+    pub cfg: Config,
+    pub jwt: Jwt,
+    pub login_limiter: LoginLimiter,
+}
+
+impl AppState {
+    pub fn new(pool: PgPool, cfg: Config) -> Self {
+        let jwt = Jwt::new(&cfg.secret_key, cfg.access_token_lifetime, cfg.refresh_token_lifetime);
+        let login_limiter =
+            LoginLimiter::new(cfg.login_max_failures_per_email, cfg.login_max_failures_per_ip, cfg.login_window);
+        AppState(Arc::new(Inner { pool, cfg, jwt, login_limiter }))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
