@@ -10,9 +10,13 @@ use crm::Config;
 use crm::db::{self, rls};
 
 #[derive(Parser)]
-#[command(name = "bottlecrm", version, about = "BottleCRM API server (drop-in replacement for the Django backend)",
+#[command(
+    name = "bottlecrm",
+    version,
+    about = "BottleCRM API server (drop-in replacement for the Django backend)",
     long_about = "BottleCRM API server. Configured by environment variables and an optional .env file \
-                  (DATABASE_URL, SECRET_KEY, ...; see README). Run `bottlecrm serve` to start.")]
+                  (DATABASE_URL, SECRET_KEY, ...; see README). Run `bottlecrm serve` to start."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -73,14 +77,20 @@ enum RlsAction {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
 }
 
 fn main() -> ExitCode {
     let _ = dotenvy_load();
     let cli = Cli::parse();
     init_tracing();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
@@ -97,7 +107,11 @@ fn dotenvy_load() -> Option<()> {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Command::Openapi { format } = &cli.command {
-        let doc = if format == "json" { crm::http::docs::openapi_json() } else { crm::http::docs::openapi_yaml() };
+        let doc = if format == "json" {
+            crm::http::docs::openapi_json()
+        } else {
+            crm::http::docs::openapi_yaml()
+        };
         println!("{doc}");
         return Ok(ExitCode::SUCCESS);
     }
@@ -112,7 +126,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let pool = db::connect(&cfg.migrate_database_url, 2).await?;
             let report = db::migrate::run(&pool).await?;
             if report.adopted {
-                println!("adopted an upstream BottleCRM database: recorded 0001 (upstream schema) as applied");
+                println!(
+                    "adopted an upstream BottleCRM database: recorded 0001 (upstream schema) as applied"
+                );
             }
             if report.applied.is_empty() {
                 println!("database is up to date");
@@ -120,15 +136,25 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             for m in &report.applied {
                 println!("applied {m}");
             }
-            db::roles::ensure_app_role(&pool, &cfg.app_db_user, cfg.app_db_password.as_deref()).await?;
+            db::roles::ensure_app_role(&pool, &cfg.app_db_user, cfg.app_db_password.as_deref())
+                .await?;
             println!("app role {} is ready", cfg.app_db_user);
             Ok(ExitCode::SUCCESS)
         }
         Command::Rls { action } => rls_command(&cfg, action).await,
-        Command::Createsuperuser { email, password, org_name } => {
+        Command::Createsuperuser {
+            email,
+            password,
+            org_name,
+        } => {
             let pool = db::connect(&cfg.database_url, 2).await?;
-            let created = crm::common::bootstrap::create_superuser(&pool, &email, &password, &org_name).await?;
-            println!("created superuser {} (id {}) as ADMIN of org {:?} (id {})", email, created.user_id, org_name, created.org_id);
+            let created =
+                crm::common::bootstrap::create_superuser(&pool, &email, &password, &org_name)
+                    .await?;
+            println!(
+                "created superuser {} (id {}) as ADMIN of org {:?} (id {})",
+                email, created.user_id, org_name, created.org_id
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Openapi { .. } => unreachable!("handled above"),
@@ -156,9 +182,14 @@ async fn rls_command(cfg: &Config, action: RlsAction) -> anyhow::Result<ExitCode
                 };
                 println!("  {:<34} {:<5} {state}", t.table, t.kind);
             }
-            println!("  protected: {}, missing: {missing}", tables.len() - missing);
+            println!(
+                "  protected: {}, missing: {missing}",
+                tables.len() - missing
+            );
             if missing > 0 {
-                println!("run `bottlecrm rls enable` (as the migrate/owner role) to restore the policies");
+                println!(
+                    "run `bottlecrm rls enable` (as the migrate/owner role) to restore the policies"
+                );
                 return Ok(ExitCode::FAILURE);
             }
             Ok(ExitCode::SUCCESS)
@@ -167,8 +198,10 @@ async fn rls_command(cfg: &Config, action: RlsAction) -> anyhow::Result<ExitCode
             let pool = db::connect(&cfg.database_url, 1).await?;
             let role = db::role_info(&pool).await?;
             println!("Database user: {}", role.name);
-            println!("  superuser: {}  bypassrls: {}  owns tables: {}  createdb: {}  createrole: {}",
-                role.superuser, role.bypass_rls, role.owns_tables, role.create_db, role.create_role);
+            println!(
+                "  superuser: {}  bypassrls: {}  owns tables: {}  createdb: {}  createrole: {}",
+                role.superuser, role.bypass_rls, role.owns_tables, role.create_db, role.create_role
+            );
             let problems = rls::role_problems(&role);
             if problems.is_empty() {
                 println!("OK: row-level security is enforced for this role");
@@ -177,9 +210,13 @@ async fn rls_command(cfg: &Config, action: RlsAction) -> anyhow::Result<ExitCode
                 for p in problems {
                     println!("UNSAFE: {p}");
                 }
-                println!("Serve with a dedicated role instead: `bottlecrm migrate` creates {} (NOSUPERUSER NOBYPASSRLS);",
-                    cfg.app_db_user);
-                println!("then set DATABASE_URL to connect as it (and MIGRATE_DATABASE_URL to the owner role).");
+                println!(
+                    "Serve with a dedicated role instead: `bottlecrm migrate` creates {} (NOSUPERUSER NOBYPASSRLS);",
+                    cfg.app_db_user
+                );
+                println!(
+                    "then set DATABASE_URL to connect as it (and MIGRATE_DATABASE_URL to the owner role)."
+                );
                 Ok(ExitCode::FAILURE)
             }
         }
@@ -189,16 +226,31 @@ async fn rls_command(cfg: &Config, action: RlsAction) -> anyhow::Result<ExitCode
             let role = db::role_info(&pool).await?;
             let r = rls::self_test(&pool).await?;
             println!("RLS self-test as {} (all changes rolled back):", role.name);
-            println!("  rows visible with org A context: {} (expected 1)", r.visible_in_a);
-            println!("  rows visible with org B context: {} (expected 1)", r.visible_in_b);
-            println!("  rows visible without context:    {} (expected 0)", r.visible_without_context);
+            println!(
+                "  rows visible with org A context: {} (expected 1)",
+                r.visible_in_a
+            );
+            println!(
+                "  rows visible with org B context: {} (expected 1)",
+                r.visible_in_b
+            );
+            println!(
+                "  rows visible without context:    {} (expected 0)",
+                r.visible_without_context
+            );
             println!("  org A context sees only org A:   {}", r.a_sees_only_a);
-            println!("  insert into org B from org A rejected: {}", r.cross_org_insert_rejected);
+            println!(
+                "  insert into org B from org A rejected: {}",
+                r.cross_org_insert_rejected
+            );
             if r.passed() {
                 println!("PASS: row-level security isolates tenants");
                 Ok(ExitCode::SUCCESS)
             } else {
-                println!("FAIL: row-level security is not isolating tenants for role {}", role.name);
+                println!(
+                    "FAIL: row-level security is not isolating tenants for role {}",
+                    role.name
+                );
                 Ok(ExitCode::FAILURE)
             }
         }
@@ -228,6 +280,9 @@ fn confirm() -> anyhow::Result<bool> {
     eprint!("Type 'disable' to continue: ");
     std::io::stderr().flush().ok();
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).context("no confirmation on standard input (use --yes)")?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("no confirmation on standard input (use --yes)")?;
     Ok(line.trim() == "disable")
 }

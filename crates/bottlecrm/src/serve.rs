@@ -32,7 +32,11 @@ pub async fn serving_url(cfg: &Config) -> anyhow::Result<String> {
         return Ok(cfg.database_url.clone());
     }
     if role.superuser && db::is_local_url(&cfg.database_url) {
-        return db::url_for_role(&cfg.database_url, &cfg.app_db_user, cfg.app_db_password.as_deref());
+        return db::url_for_role(
+            &cfg.database_url,
+            &cfg.app_db_user,
+            cfg.app_db_password.as_deref(),
+        );
     }
     Ok(cfg.database_url.clone())
 }
@@ -40,7 +44,10 @@ pub async fn serving_url(cfg: &Config) -> anyhow::Result<String> {
 async fn prepare_database(cfg: &Config) -> anyhow::Result<()> {
     let created = db::ensure_database(&cfg.migrate_database_url).await?;
     if created {
-        println!("created database {}", db::redact_url(&cfg.migrate_database_url));
+        println!(
+            "created database {}",
+            db::redact_url(&cfg.migrate_database_url)
+        );
     }
     let pool = db::connect(&cfg.migrate_database_url, 2).await?;
     if !db::migrate::pending(&pool).await?.is_empty() {
@@ -62,7 +69,9 @@ async fn prepare_database(cfg: &Config) -> anyhow::Result<()> {
 
 pub async fn run(cfg: Config, args: ServeArgs) -> anyhow::Result<ExitCode> {
     if cfg.secret_key_is_default {
-        tracing::warn!("SECRET_KEY is not set: using a development key. Set SECRET_KEY in production.");
+        tracing::warn!(
+            "SECRET_KEY is not set: using a development key. Set SECRET_KEY in production."
+        );
     }
     if !args.no_migrate {
         prepare_database(&cfg).await?;
@@ -85,18 +94,30 @@ pub async fn run(cfg: Config, args: ServeArgs) -> anyhow::Result<ExitCode> {
         println!("No users yet: created the first admin.");
         println!("  e-mail:   {}", first.email);
         println!("  password: {}", first.password);
-        println!("  log in:   curl -X POST http://{}/api/auth/login/ -H 'Content-Type: application/json' \\", args.bind.unwrap_or(cfg.bind_addr));
-        println!("              -d '{{\"email\": \"{}\", \"password\": \"<password above>\"}}'", first.email);
+        println!(
+            "  log in:   curl -X POST http://{}/api/auth/login/ -H 'Content-Type: application/json' \\",
+            args.bind.unwrap_or(cfg.bind_addr)
+        );
+        println!(
+            "              -d '{{\"email\": \"{}\", \"password\": \"<password above>\"}}'",
+            first.email
+        );
     }
     let bind = args.bind.unwrap_or(cfg.bind_addr);
     let state = crm::AppState::new(pool, cfg);
     let app = crm::router(state);
     let listener = tokio::net::TcpListener::bind(bind).await?;
     tracing::info!(address = %listener.local_addr()?, role = %role.name, "serving BottleCRM API");
-    println!("listening on http://{}  (API docs: /swagger-ui/, /api/schema/redoc/)", listener.local_addr()?);
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    println!(
+        "listening on http://{}  (API docs: /swagger-ui/, /api/schema/redoc/)",
+        listener.local_addr()?
+    );
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     tracing::info!("shut down");
     Ok(ExitCode::SUCCESS)
 }
@@ -107,7 +128,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

@@ -13,7 +13,10 @@ pub struct ConfigError {
 }
 
 fn bad(var: &'static str, msg: impl Into<String>) -> ConfigError {
-    ConfigError { var, msg: msg.into() }
+    ConfigError {
+        var,
+        msg: msg.into(),
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -65,9 +68,12 @@ pub fn parse_duration(var_name: &'static str, raw: &str) -> Result<Duration, Con
         Some('d') => (&raw[..raw.len() - 1], 86400),
         _ => (raw, 1),
     };
-    let n: u64 = num
-        .parse()
-        .map_err(|_| bad(var_name, format!("expected a duration like 3600, 60m, 24h or 1d, got {raw:?}")))?;
+    let n: u64 = num.parse().map_err(|_| {
+        bad(
+            var_name,
+            format!("expected a duration like 3600, 60m, 24h or 1d, got {raw:?}"),
+        )
+    })?;
     if n == 0 {
         return Err(bad(var_name, "must be greater than zero"));
     }
@@ -77,7 +83,10 @@ pub fn parse_duration(var_name: &'static str, raw: &str) -> Result<Duration, Con
 fn parse_num<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError> {
     match var(name) {
         None => Ok(default),
-        Some(v) => v.trim().parse().map_err(|_| bad(name, format!("expected a number, got {v:?}"))),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| bad(name, format!("expected a number, got {v:?}"))),
     }
 }
 
@@ -92,12 +101,15 @@ fn parse_bool(name: &'static str) -> Result<bool, ConfigError> {
 
 /// Upstream's DBNAME/DBUSER/DBPASSWORD/DBHOST/DBPORT, when DATABASE_URL is not set.
 fn database_url_from_parts() -> Result<Option<String>, ConfigError> {
-    let Some(name) = var("DBNAME") else { return Ok(None) };
+    let Some(name) = var("DBNAME") else {
+        return Ok(None);
+    };
     let user = var("DBUSER").unwrap_or_else(|| "postgres".into());
     let host = var("DBHOST").unwrap_or_else(|| "localhost".into());
     let port: u16 = parse_num("DBPORT", 5432)?;
     let mut url = url::Url::parse("postgres://localhost/").expect("static url");
-    url.set_host(Some(&host)).map_err(|e| bad("DBHOST", e.to_string()))?;
+    url.set_host(Some(&host))
+        .map_err(|e| bad("DBHOST", e.to_string()))?;
     url.set_port(Some(port)).ok();
     url.set_username(&user).ok();
     if let Some(pw) = var("DBPASSWORD") {
@@ -122,11 +134,14 @@ impl Config {
             None => database_url_from_parts()?.unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
         };
         check_db_url("DATABASE_URL", &database_url)?;
-        let migrate_database_url = var("MIGRATE_DATABASE_URL").unwrap_or_else(|| database_url.clone());
+        let migrate_database_url =
+            var("MIGRATE_DATABASE_URL").unwrap_or_else(|| database_url.clone());
         check_db_url("MIGRATE_DATABASE_URL", &migrate_database_url)?;
 
         let (secret_key, secret_key_is_default) = match var("SECRET_KEY") {
-            Some(k) if k.len() < 16 => return Err(bad("SECRET_KEY", "must be at least 16 characters")),
+            Some(k) if k.len() < 16 => {
+                return Err(bad("SECRET_KEY", "must be at least 16 characters"));
+            }
             Some(k) => (k, false),
             None => (DEV_SECRET_KEY.to_string(), true),
         };
@@ -139,9 +154,12 @@ impl Config {
             None => Duration::from_secs(365 * 86400),
         };
         let bind_addr = var("BIND_ADDR").unwrap_or_else(|| "127.0.0.1:8000".into());
-        let bind_addr = bind_addr
-            .parse()
-            .map_err(|_| bad("BIND_ADDR", format!("expected host:port, got {bind_addr:?}")))?;
+        let bind_addr = bind_addr.parse().map_err(|_| {
+            bad(
+                "BIND_ADDR",
+                format!("expected host:port, got {bind_addr:?}"),
+            )
+        })?;
         let cors_allowed_origins = var("CORS_ALLOWED_ORIGINS")
             .unwrap_or_else(|| "http://localhost:5173,http://127.0.0.1:5173".into())
             .split(',')
@@ -181,7 +199,8 @@ impl Config {
             login_max_failures_per_email: parse_num("LOGIN_MAX_FAILURES_PER_EMAIL", 5)?,
             login_max_failures_per_ip: parse_num("LOGIN_MAX_FAILURES_PER_IP", 20)?,
             login_window,
-            default_from_email: var("DEFAULT_FROM_EMAIL").unwrap_or_else(|| "no-reply@bottlecrm.local".into()),
+            default_from_email: var("DEFAULT_FROM_EMAIL")
+                .unwrap_or_else(|| "no-reply@bottlecrm.local".into()),
             trust_proxy: parse_bool("TRUST_PROXY")?,
         })
     }

@@ -29,7 +29,10 @@ impl FieldErrors {
         Self::default()
     }
     pub fn add(&mut self, field: &str, msg: impl Into<String>) {
-        self.0.entry(field.to_string()).or_default().push(msg.into());
+        self.0
+            .entry(field.to_string())
+            .or_default()
+            .push(msg.into());
     }
     pub fn has(&self, field: &str) -> bool {
         self.0.contains_key(field)
@@ -39,7 +42,11 @@ impl FieldErrors {
     }
     /// `Err(400 {field: [...]})` when any error was recorded.
     pub fn into_result(self) -> ApiResult<()> {
-        if self.0.is_empty() { Ok(()) } else { Err(ApiError::fields(self)) }
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::fields(self))
+        }
     }
     pub fn to_value(&self) -> Value {
         serde_json::to_value(&self.0).unwrap_or(Value::Null)
@@ -48,7 +55,12 @@ impl FieldErrors {
 
 impl ApiError {
     pub fn new(status: StatusCode, body: Value) -> Self {
-        ApiError { status, body, retry_after: None, source: None }
+        ApiError {
+            status,
+            body,
+            retry_after: None,
+            source: None,
+        }
     }
     pub fn detail(status: StatusCode, msg: impl Into<String>) -> Self {
         Self::new(status, json!({ "detail": msg.into() }))
@@ -67,7 +79,10 @@ impl ApiError {
         Self::forbidden("You do not have permission to perform this action.")
     }
     pub fn unauthenticated() -> Self {
-        Self::detail(StatusCode::UNAUTHORIZED, "Authentication credentials were not provided.")
+        Self::detail(
+            StatusCode::UNAUTHORIZED,
+            "Authentication credentials were not provided.",
+        )
     }
     /// simplejwt's body for a token that does not validate.
     pub fn token_not_valid(message: &str) -> Self {
@@ -97,10 +112,16 @@ impl ApiError {
         e
     }
     pub fn method_not_allowed(method: &str) -> Self {
-        Self::detail(StatusCode::METHOD_NOT_ALLOWED, format!("Method \"{method}\" not allowed."))
+        Self::detail(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("Method \"{method}\" not allowed."),
+        )
     }
     pub fn internal(err: impl Into<anyhow::Error>) -> Self {
-        let mut e = Self::detail(StatusCode::INTERNAL_SERVER_ERROR, "A server error occurred.");
+        let mut e = Self::detail(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "A server error occurred.",
+        );
         e.source = Some(err.into());
         e
     }
@@ -132,7 +153,12 @@ impl From<sqlx::Error> for ApiError {
                     return ApiError::bad_request(format!("Invalid value: {}", db.message()));
                 }
                 // foreign_key_violation (an id that does not exist, or not in this org)
-                "23503" => return ApiError::field(field_of_constraint(&constraint), "Object does not exist."),
+                "23503" => {
+                    return ApiError::field(
+                        field_of_constraint(&constraint),
+                        "Object does not exist.",
+                    );
+                }
                 // RLS WITH CHECK failure: the row would belong to another org
                 "42501" => return ApiError::not_found(),
                 _ => {}
@@ -144,7 +170,11 @@ impl From<sqlx::Error> for ApiError {
 
 /// Best-effort column name from a Django-style constraint name (`lead_email_org_uniq` -> `email`).
 fn field_of_constraint(constraint: &str) -> &str {
-    constraint.split('_').nth(1).filter(|s| !s.is_empty()).unwrap_or("non_field_errors")
+    constraint
+        .split('_')
+        .nth(1)
+        .filter(|s| !s.is_empty())
+        .unwrap_or("non_field_errors")
 }
 
 impl From<anyhow::Error> for ApiError {
@@ -163,11 +193,14 @@ impl IntoResponse for ApiError {
         }
         let mut res = (self.status, axum::Json(self.body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
-            res.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"api\""));
+            res.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"api\""),
+            );
         }
         if let Some(secs) = self.retry_after {
-            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         res
     }

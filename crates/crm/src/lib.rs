@@ -10,6 +10,7 @@ pub mod http;
 pub mod jobs;
 pub mod openapi;
 pub mod state;
+pub mod testkit;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -31,9 +32,20 @@ fn api_routes() -> Router<AppState> {
         .route("/api/auth/profile/", get(a::profile))
         .route("/api/auth/switch-org/", post(a::switch_org))
         .route("/api/org/", get(orgs::list_orgs).post(orgs::create))
-        .route("/api/org/settings/", get(orgs::get_settings).patch(orgs::patch_settings))
-        .route("/api/org/{id}/", get(orgs::get_org).put(orgs::update_org).patch(orgs::update_org))
-        .route("/api/profile/", get(profiles::get_profile).patch(profiles::patch_profile))
+        .route(
+            "/api/org/settings/",
+            get(orgs::get_settings).patch(orgs::patch_settings),
+        )
+        .route(
+            "/api/org/{id}/",
+            get(orgs::get_org)
+                .put(orgs::update_org)
+                .patch(orgs::update_org),
+        )
+        .route(
+            "/api/profile/",
+            get(profiles::get_profile).patch(profiles::patch_profile),
+        )
         .route("/healthz/", get(http::health::healthz))
 }
 
@@ -46,5 +58,9 @@ pub fn router(state: AppState) -> Router {
         .with_state(state.clone());
     let app = http::layers::apply(app, &state.cfg);
     // The slash is added before routing, so it wraps the routed app from outside.
-    Router::new().fallback_service(tower::ServiceBuilder::new().map_request(http::layers::append_slash).service(app))
+    Router::new().fallback_service(
+        tower::ServiceBuilder::new()
+            .map_request(http::layers::append_slash)
+            .service(app),
+    )
 }

@@ -22,10 +22,22 @@ pub struct Inner {
 
 impl AppState {
     pub fn new(pool: PgPool, cfg: Config) -> Self {
-        let jwt = Jwt::new(&cfg.secret_key, cfg.access_token_lifetime, cfg.refresh_token_lifetime);
-        let login_limiter =
-            LoginLimiter::new(cfg.login_max_failures_per_email, cfg.login_max_failures_per_ip, cfg.login_window);
-        AppState(Arc::new(Inner { pool, cfg, jwt, login_limiter }))
+        let jwt = Jwt::new(
+            &cfg.secret_key,
+            cfg.access_token_lifetime,
+            cfg.refresh_token_lifetime,
+        );
+        let login_limiter = LoginLimiter::new(
+            cfg.login_max_failures_per_email,
+            cfg.login_max_failures_per_ip,
+            cfg.login_window,
+        );
+        AppState(Arc::new(Inner {
+            pool,
+            cfg,
+            jwt,
+            login_limiter,
+        }))
     }
 }
 

@@ -36,7 +36,8 @@ fn from_base36(s: &str) -> Option<i64> {
 
 fn digest(secret: &str, user_id: Uuid, ts: i64, is_active: bool) -> String {
     let key = Sha256::digest(format!("{KEY_SALT}{secret}").as_bytes());
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&key).expect("any key length works for HMAC");
+    let mut mac =
+        <Hmac<Sha256> as KeyInit>::new_from_slice(&key).expect("any key length works for HMAC");
     let value = format!("{user_id}{ts}{}", if is_active { "True" } else { "False" });
     mac.update(value.as_bytes());
     let hexed = hex::encode(mac.finalize().into_bytes());
@@ -48,9 +49,19 @@ pub fn make_token(secret: &str, user_id: Uuid, is_active: bool, now_unix: i64) -
     format!("{}-{}", base36(ts), digest(secret, user_id, ts, is_active))
 }
 
-pub fn check_token(secret: &str, user_id: Uuid, is_active: bool, token: &str, now_unix: i64) -> bool {
-    let Some((ts_b36, hash)) = token.split_once('-') else { return false };
-    let Some(ts) = from_base36(ts_b36) else { return false };
+pub fn check_token(
+    secret: &str,
+    user_id: Uuid,
+    is_active: bool,
+    token: &str,
+    now_unix: i64,
+) -> bool {
+    let Some((ts_b36, hash)) = token.split_once('-') else {
+        return false;
+    };
+    let Some(ts) = from_base36(ts_b36) else {
+        return false;
+    };
     let expected = digest(secret, user_id, ts, is_active);
     if !bool::from(expected.as_bytes().ct_eq(hash.as_bytes())) {
         return false;
@@ -69,9 +80,18 @@ mod tests {
         let now = 1_800_000_000;
         let t = make_token("secret", uid, false, now);
         assert!(check_token("secret", uid, false, &t, now + 10));
-        assert!(!check_token("secret", uid, true, &t, now + 10), "activated users cannot reuse it");
+        assert!(
+            !check_token("secret", uid, true, &t, now + 10),
+            "activated users cannot reuse it"
+        );
         assert!(!check_token("other", uid, false, &t, now + 10));
-        assert!(!check_token("secret", uid, false, &t, now + VALIDITY_SECS + 1));
+        assert!(!check_token(
+            "secret",
+            uid,
+            false,
+            &t,
+            now + VALIDITY_SECS + 1
+        ));
         assert!(!check_token("secret", uid, false, "zz", now));
         assert_eq!(base36(35), "z");
         assert_eq!(from_base36("z"), Some(35));

@@ -23,15 +23,23 @@ fn error_body(status: StatusCode, msg: &str) -> ApiError {
 }
 
 /// A well-known argon2 hash, verified when the e-mail is unknown so both paths take as long.
-static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| super::password::hash("dummy-password"));
+static DUMMY_HASH: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| super::password::hash("dummy-password"));
 
 #[utoipa::path(post, path = "/api/auth/login/", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse), (status = 400, description = "`{\"non_field_errors\": [\"Invalid email or password\"]}` or field errors"),
               (status = 403, description = "`{\"error\": \"User does not have access to specified organization\"}`"),
               (status = 429, description = "Too many failed logins; see `Retry-After`")))]
-pub async fn login(State(state): State<AppState>, ClientIp(ip): ClientIp, JsonBody(body): JsonBody) -> ApiResult<Json<LoginResponse>> {
+pub async fn login(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<LoginResponse>> {
     let mut errors = FieldErrors::new();
-    let email = body.opt_str("email").map(|e| service::normalize_email(&e)).unwrap_or_default();
+    let email = body
+        .opt_str("email")
+        .map(|e| service::normalize_email(&e))
+        .unwrap_or_default();
     let password = body.opt_str("password").unwrap_or_default();
     if email.is_empty() {
         errors.add("email", REQUIRED);
@@ -54,12 +62,16 @@ pub async fn login(State(state): State<AppState>, ClientIp(ip): ClientIp, JsonBo
     errors.into_result()?;
 
     if let Some(wait) = state.login_limiter.check(&email, ip.as_deref()) {
-        return Err(ApiError::too_many(wait, format!("Too many failed login attempts. Try again in {wait} seconds.")));
+        return Err(ApiError::too_many(
+            wait,
+            format!("Too many failed login attempts. Try again in {wait} seconds."),
+        ));
     }
-    let row: Option<(Uuid, String, bool)> = sqlx::query_as("SELECT id, password, is_active FROM users WHERE email = $1")
-        .bind(&email)
-        .fetch_optional(&state.pool)
-        .await?;
+    let row: Option<(Uuid, String, bool)> =
+        sqlx::query_as("SELECT id, password, is_active FROM users WHERE email = $1")
+            .bind(&email)
+            .fetch_optional(&state.pool)
+            .await?;
     let (user_id, stored, is_active) = match row {
         Some(r) => r,
         None => (Uuid::nil(), DUMMY_HASH.clone(), false),
@@ -68,23 +80,36 @@ pub async fn login(State(state): State<AppState>, ClientIp(ip): ClientIp, JsonBo
     if verified == Verified::No || !is_active || user_id.is_nil() {
         state.login_limiter.record_failure(&email, ip.as_deref());
         tracing::warn!(target: "bottlecrm::security", event = "LOGIN_FAILURE", ip = ?ip, "login failed");
-        return Err(ApiError::field("non_field_errors", "Invalid email or password"));
+        return Err(ApiError::field(
+            "non_field_errors",
+            "Invalid email or password",
+        ));
     }
     state.login_limiter.record_success(&email);
 
     let mut tx = tenant::begin(&state.pool, None, Some(user_id)).await?;
     if verified == Verified::YesNeedsUpgrade {
         let upgraded = service::hash_password(password).await?;
-        sqlx::query("UPDATE users SET password = $2 WHERE id = $1").bind(user_id).bind(upgraded).execute(&mut *tx).await?;
+        sqlx::query("UPDATE users SET password = $2 WHERE id = $1")
+            .bind(user_id)
+            .bind(upgraded)
+            .execute(&mut *tx)
+            .await?;
     }
-    sqlx::query("UPDATE users SET last_login = now() WHERE id = $1").bind(user_id).execute(&mut *tx).await?;
+    sqlx::query("UPDATE users SET last_login = now() WHERE id = $1")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
     let user = service::user_summary(&mut tx, user_id).await?;
     let chosen = match org_id {
         Some(id) => match user.organizations.iter().find(|o| o.id == id) {
             Some(m) => Some(m.clone()),
             None => {
                 tx.commit().await?;
-                return Err(error_body(StatusCode::FORBIDDEN, "User does not have access to specified organization"));
+                return Err(error_body(
+                    StatusCode::FORBIDDEN,
+                    "User does not have access to specified organization",
+                ));
             }
         },
         None => user.organizations.first().cloned(),
@@ -99,16 +124,25 @@ pub async fn login(State(state): State<AppState>, ClientIp(ip): ClientIp, JsonBo
     Ok(Json(LoginResponse {
         access_token: pair.access,
         refresh_token: pair.refresh,
-        current_org: chosen.map(|m| OrgRef { id: m.id, name: m.name }),
+        current_org: chosen.map(|m| OrgRef {
+            id: m.id,
+            name: m.name,
+        }),
         user,
     }))
 }
 
 #[utoipa::path(post, path = "/api/auth/register/", tag = "auth", request_body = RegisterRequest,
     responses((status = 201, body = RegisterResponse), (status = 400, description = "Field errors")))]
-pub async fn register(State(state): State<AppState>, JsonBody(body): JsonBody) -> ApiResult<(StatusCode, Json<RegisterResponse>)> {
+pub async fn register(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<(StatusCode, Json<RegisterResponse>)> {
     let mut errors = FieldErrors::new();
-    let email = body.opt_str("email").map(|e| service::normalize_email(&e)).unwrap_or_default();
+    let email = body
+        .opt_str("email")
+        .map(|e| service::normalize_email(&e))
+        .unwrap_or_default();
     let password = body.opt_str("password").unwrap_or_default();
     let confirm = body.opt_str("confirm_password").unwrap_or_default();
     if email.is_empty() {
@@ -121,16 +155,20 @@ pub async fn register(State(state): State<AppState>, JsonBody(body): JsonBody) -
     } else if password.chars().count() < 8 {
         errors.add("password", "Ensure this field has at least 8 characters.");
     } else if password.len() > 4096 {
-        errors.add("password", "Ensure this field has no more than 4096 characters.");
+        errors.add(
+            "password",
+            "Ensure this field has no more than 4096 characters.",
+        );
     }
     if confirm.is_empty() {
         errors.add("confirm_password", REQUIRED);
     }
     if !errors.has("email") {
-        let (taken,): (bool,) = sqlx::query_as("SELECT EXISTS (SELECT 1 FROM users WHERE lower(email) = lower($1))")
-            .bind(&email)
-            .fetch_one(&state.pool)
-            .await?;
+        let (taken,): (bool,) =
+            sqlx::query_as("SELECT EXISTS (SELECT 1 FROM users WHERE lower(email) = lower($1))")
+                .bind(&email)
+                .fetch_one(&state.pool)
+                .await?;
         if taken {
             errors.add("email", "User with this email address already exists.");
         }
@@ -152,33 +190,74 @@ pub async fn register(State(state): State<AppState>, JsonBody(body): JsonBody) -
     .execute(&mut *tx)
     .await?;
     let token = activation::make_token(&state.cfg.secret_key, user_id, false, jwt::now_secs());
-    let link = format!("{}/api/auth/activate/{user_id}/{token}/", state.cfg.api_url.trim_end_matches('/'));
-    jobs::enqueue(&mut tx, None, Job::ActivationEmail { user_id, email: email.clone(), link }).await?;
+    let link = format!(
+        "{}/api/auth/activate/{user_id}/{token}/",
+        state.cfg.api_url.trim_end_matches('/')
+    );
+    jobs::enqueue(
+        &mut tx,
+        None,
+        Job::ActivationEmail {
+            user_id,
+            email: email.clone(),
+            link,
+        },
+    )
+    .await?;
     tx.commit().await?;
     Ok((
         StatusCode::CREATED,
         Json(RegisterResponse {
-            message: "User registered successfully. Please check your email for activation link.".into(),
+            message: "User registered successfully. Please check your email for activation link."
+                .into(),
             user_id,
             email,
         }),
     ))
 }
 
-async fn activate_user(state: &AppState, uid: Uuid, token: &str) -> ApiResult<Json<MessageResponse>> {
-    let invalid = || error_body(StatusCode::BAD_REQUEST, "Activation link is invalid or has expired.");
-    let row: Option<(bool,)> = sqlx::query_as("SELECT is_active FROM users WHERE id = $1").bind(uid).fetch_optional(&state.pool).await?;
-    let Some((is_active,)) = row else { return Err(invalid()) };
-    if !activation::check_token(&state.cfg.secret_key, uid, is_active, token, jwt::now_secs()) {
+async fn activate_user(
+    state: &AppState,
+    uid: Uuid,
+    token: &str,
+) -> ApiResult<Json<MessageResponse>> {
+    let invalid = || {
+        error_body(
+            StatusCode::BAD_REQUEST,
+            "Activation link is invalid or has expired.",
+        )
+    };
+    let row: Option<(bool,)> = sqlx::query_as("SELECT is_active FROM users WHERE id = $1")
+        .bind(uid)
+        .fetch_optional(&state.pool)
+        .await?;
+    let Some((is_active,)) = row else {
+        return Err(invalid());
+    };
+    if !activation::check_token(
+        &state.cfg.secret_key,
+        uid,
+        is_active,
+        token,
+        jwt::now_secs(),
+    ) {
         return Err(invalid());
     }
-    sqlx::query("UPDATE users SET is_active = true WHERE id = $1").bind(uid).execute(&state.pool).await?;
-    Ok(Json(MessageResponse { message: "Account activated successfully. You can now log in.".into() }))
+    sqlx::query("UPDATE users SET is_active = true WHERE id = $1")
+        .bind(uid)
+        .execute(&state.pool)
+        .await?;
+    Ok(Json(MessageResponse {
+        message: "Account activated successfully. You can now log in.".into(),
+    }))
 }
 
 #[utoipa::path(post, path = "/api/auth/activate/", tag = "auth", request_body = ActivateRequest,
     responses((status = 200, body = MessageResponse), (status = 400, description = "`{\"error\": \"Activation link is invalid or has expired.\"}`")))]
-pub async fn activate(State(state): State<AppState>, JsonBody(body): JsonBody) -> ApiResult<Json<MessageResponse>> {
+pub async fn activate(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<MessageResponse>> {
     let mut errors = FieldErrors::new();
     let uid = match body.opt_str("uid") {
         None => {
@@ -202,8 +281,16 @@ pub async fn activate(State(state): State<AppState>, JsonBody(body): JsonBody) -
 #[utoipa::path(get, path = "/api/auth/activate/{uid}/{token}/", tag = "auth",
     params(("uid" = Uuid, Path), ("token" = String, Path)),
     responses((status = 200, body = MessageResponse), (status = 400, description = "Invalid or expired link")))]
-pub async fn activate_link(State(state): State<AppState>, Path((uid, token)): Path<(String, String)>) -> ApiResult<Json<MessageResponse>> {
-    let uid = Uuid::parse_str(&uid).map_err(|_| error_body(StatusCode::BAD_REQUEST, "Activation link is invalid or has expired."))?;
+pub async fn activate_link(
+    State(state): State<AppState>,
+    Path((uid, token)): Path<(String, String)>,
+) -> ApiResult<Json<MessageResponse>> {
+    let uid = Uuid::parse_str(&uid).map_err(|_| {
+        error_body(
+            StatusCode::BAD_REQUEST,
+            "Activation link is invalid or has expired.",
+        )
+    })?;
     activate_user(&state, uid, &token).await
 }
 
@@ -211,12 +298,21 @@ pub async fn activate_link(State(state): State<AppState>, Path((uid, token)): Pa
     responses((status = 200, body = RefreshResponse), (status = 400, description = "`{\"error\": \"Refresh token is required\"}`"),
               (status = 401, description = "`{\"error\": \"Invalid or expired token\"}`"),
               (status = 403, description = "User disabled or membership revoked")))]
-pub async fn refresh(State(state): State<AppState>, JsonBody(body): JsonBody) -> ApiResult<Json<RefreshResponse>> {
+pub async fn refresh(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<RefreshResponse>> {
     let Some(token) = body.opt_str("refresh").filter(|t| !t.is_empty()) else {
-        return Err(error_body(StatusCode::BAD_REQUEST, "Refresh token is required"));
+        return Err(error_body(
+            StatusCode::BAD_REQUEST,
+            "Refresh token is required",
+        ));
     };
     let invalid = || error_body(StatusCode::UNAUTHORIZED, "Invalid or expired token");
-    let claims = state.jwt.decode(&token, TokenType::Refresh).map_err(|_| invalid())?;
+    let claims = state
+        .jwt
+        .decode(&token, TokenType::Refresh)
+        .map_err(|_| invalid())?;
     let user_id = claims.user_uuid().ok_or_else(invalid)?;
     let mut tx = tenant::begin(&state.pool, claims.org_uuid(), Some(user_id)).await?;
     let row: Option<(bool, i64)> = sqlx::query_as(
@@ -225,9 +321,14 @@ pub async fn refresh(State(state): State<AppState>, JsonBody(body): JsonBody) ->
     .bind(user_id)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some((is_active, revoked_at)) = row else { return Err(error_body(StatusCode::UNAUTHORIZED, "User not found")) };
+    let Some((is_active, revoked_at)) = row else {
+        return Err(error_body(StatusCode::UNAUTHORIZED, "User not found"));
+    };
     if !is_active {
-        return Err(error_body(StatusCode::FORBIDDEN, "User account is disabled"));
+        return Err(error_body(
+            StatusCode::FORBIDDEN,
+            "User account is disabled",
+        ));
     }
     if revoked_at > 0 && claims.iat <= revoked_at {
         return Err(invalid());
@@ -236,7 +337,10 @@ pub async fn refresh(State(state): State<AppState>, JsonBody(body): JsonBody) ->
         Some(org_id) => {
             let Some((_, role, _)) = tenant::active_profile(&mut tx, user_id, org_id).await? else {
                 tracing::warn!(target: "bottlecrm::security", event = "TOKEN_REVOKED", %user_id, %org_id, "refresh for a revoked membership");
-                return Err(error_body(StatusCode::FORBIDDEN, "Organization membership revoked. Please login again."));
+                return Err(error_body(
+                    StatusCode::FORBIDDEN,
+                    "Organization membership revoked. Please login again.",
+                ));
             };
             Some(service::org_claims(&mut tx, org_id, Some(role)).await?)
         }
@@ -244,15 +348,23 @@ pub async fn refresh(State(state): State<AppState>, JsonBody(body): JsonBody) ->
     };
     let pair = service::issue_tokens(&state, &mut tx, user_id, org_claims.as_ref()).await?;
     tx.commit().await?;
-    Ok(Json(RefreshResponse { access: pair.access, refresh: pair.refresh }))
+    Ok(Json(RefreshResponse {
+        access: pair.access,
+        refresh: pair.refresh,
+    }))
 }
 
 #[utoipa::path(post, path = "/api/auth/logout/", tag = "auth", security(("jwt" = [])),
     responses((status = 200, body = MessageResponse), (status = 401, description = "Not authenticated")))]
-pub async fn logout(State(state): State<AppState>, caller: JwtUser) -> ApiResult<Json<MessageResponse>> {
+pub async fn logout(
+    State(state): State<AppState>,
+    caller: JwtUser,
+) -> ApiResult<Json<MessageResponse>> {
     let mut conn = state.pool.acquire().await?;
     service::revoke_tokens(&mut conn, caller.user_id).await?;
-    Ok(Json(MessageResponse { message: "Logged out successfully.".into() }))
+    Ok(Json(MessageResponse {
+        message: "Logged out successfully.".into(),
+    }))
 }
 
 #[utoipa::path(get, path = "/api/auth/me/", tag = "auth", security(("jwt" = [])),
@@ -285,8 +397,16 @@ pub async fn profile(mut t: Tenant) -> ApiResult<Json<ProfileDetail>> {
     let admin = t.is_admin();
     let detail = ProfileDetail {
         id: t.profile_id,
-        user: UserMini { id: row.0, email: row.1, profile_pic: row.2 },
-        org: OrgMini { id: t.org_id, name: row.3, api_key: admin.then_some(row.4) },
+        user: UserMini {
+            id: row.0,
+            email: row.1,
+            profile_pic: row.2,
+        },
+        org: OrgMini {
+            id: t.org_id,
+            name: row.3,
+            api_key: admin.then_some(row.4),
+        },
         role: row.5,
         is_organization_admin: row.6,
         has_sales_access: row.7,
@@ -302,15 +422,26 @@ pub async fn profile(mut t: Tenant) -> ApiResult<Json<ProfileDetail>> {
 #[utoipa::path(post, path = "/api/auth/switch-org/", tag = "auth", security(("jwt" = [])), request_body = SwitchOrgRequest,
     responses((status = 200, body = SwitchOrgResponse), (status = 400, description = "`{\"error\": \"org_id is required\"}`"),
               (status = 403, description = "`{\"error\": \"User does not have access to this organization\"}`")))]
-pub async fn switch_org(State(state): State<AppState>, caller: JwtUser, JsonBody(body): JsonBody) -> ApiResult<Json<SwitchOrgResponse>> {
+pub async fn switch_org(
+    State(state): State<AppState>,
+    caller: JwtUser,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<SwitchOrgResponse>> {
     let Some(raw) = body.opt_str("org_id").filter(|s| !s.is_empty()) else {
         return Err(error_body(StatusCode::BAD_REQUEST, "org_id is required"));
     };
-    let no_access = || error_body(StatusCode::FORBIDDEN, "User does not have access to this organization");
+    let no_access = || {
+        error_body(
+            StatusCode::FORBIDDEN,
+            "User does not have access to this organization",
+        )
+    };
     // A malformed id names no org the user belongs to (upstream: 500).
     let org_id = Uuid::parse_str(&raw).map_err(|_| no_access())?;
     let mut tx = tenant::begin(&state.pool, Some(org_id), Some(caller.user_id)).await?;
-    let Some((profile_id, role, is_organization_admin)) = tenant::active_profile(&mut tx, caller.user_id, org_id).await? else {
+    let Some((profile_id, role, is_organization_admin)) =
+        tenant::active_profile(&mut tx, caller.user_id, org_id).await?
+    else {
         tracing::warn!(target: "bottlecrm::security", event = "PERMISSION_DENIED", user_id = %caller.user_id, %org_id, "org switch denied");
         return Err(no_access());
     };
@@ -321,7 +452,14 @@ pub async fn switch_org(State(state): State<AppState>, caller: JwtUser, JsonBody
     Ok(Json(SwitchOrgResponse {
         access_token: pair.access,
         refresh_token: pair.refresh,
-        current_org: OrgRef { id: org_id, name: claims.org_name },
-        profile: SwitchProfile { id: profile_id, role, is_organization_admin },
+        current_org: OrgRef {
+            id: org_id,
+            name: claims.org_name,
+        },
+        profile: SwitchProfile {
+            id: profile_id,
+            role,
+            is_organization_admin,
+        },
     }))
 }

@@ -91,7 +91,10 @@ pub struct Jwt {
 }
 
 pub fn now_secs() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 impl Jwt {
@@ -126,7 +129,11 @@ impl Jwt {
         claims.insert("jti".into(), json!(Uuid::new_v4().simple().to_string()));
         claims.insert("user_id".into(), json!(user_id.to_string()));
         if let Some(o) = org {
-            let currency = o.default_currency.clone().filter(|c| !c.is_empty()).unwrap_or_else(|| "USD".into());
+            let currency = o
+                .default_currency
+                .clone()
+                .filter(|c| !c.is_empty())
+                .unwrap_or_else(|| "USD".into());
             claims.insert("org_id".into(), json!(o.org_id.to_string()));
             claims.insert("org_name".into(), json!(o.org_name));
             claims.insert(
@@ -141,8 +148,12 @@ impl Jwt {
                 claims.insert("role".into(), json!(role));
             }
         }
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &Value::Object(claims), &self.encoding)
-            .expect("HS256 encoding of a JSON map cannot fail")
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &Value::Object(claims),
+            &self.encoding,
+        )
+        .expect("HS256 encoding of a JSON map cannot fail")
     }
 
     pub fn decode(&self, token: &str, expected: TokenType) -> Result<Claims, TokenError> {
@@ -150,10 +161,12 @@ impl Jwt {
         validation.leeway = 0;
         validation.validate_aud = false;
         validation.set_required_spec_claims(&["exp"]);
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).map_err(|e| match e.kind() {
-            ErrorKind::ExpiredSignature => TokenError::Expired,
-            _ => TokenError::Invalid,
-        })?;
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).map_err(
+            |e| match e.kind() {
+                ErrorKind::ExpiredSignature => TokenError::Expired,
+                _ => TokenError::Invalid,
+            },
+        )?;
         let claims = data.claims;
         if claims.token_type != expected.as_str() {
             return Err(TokenError::WrongType);
@@ -174,7 +187,11 @@ mod tests {
 
     #[test]
     fn claims_match_upstream_shape() {
-        let jwt = Jwt::new("k".repeat(32).as_str(), Duration::from_secs(60), Duration::from_secs(120));
+        let jwt = Jwt::new(
+            "k".repeat(32).as_str(),
+            Duration::from_secs(60),
+            Duration::from_secs(120),
+        );
         let org = OrgClaims {
             org_id: Uuid::new_v4(),
             org_name: None,
@@ -185,10 +202,22 @@ mod tests {
         let pair = jwt.issue_pair(Uuid::new_v4(), Some(&org), 0);
         let payload = pair.access.split('.').nth(1).unwrap();
         use base64::Engine;
-        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap();
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap();
         let v: Value = serde_json::from_slice(&raw).unwrap();
         let keys: Vec<&str> = v.as_object().unwrap().keys().map(|k| k.as_str()).collect();
-        for k in ["token_type", "exp", "iat", "jti", "user_id", "org_id", "org_name", "org_settings", "role"] {
+        for k in [
+            "token_type",
+            "exp",
+            "iat",
+            "jti",
+            "user_id",
+            "org_id",
+            "org_name",
+            "org_settings",
+            "role",
+        ] {
             assert!(keys.contains(&k), "missing {k}");
         }
         assert_eq!(v["org_name"], Value::Null);
@@ -196,8 +225,18 @@ mod tests {
         assert_eq!(v["exp"].as_i64().unwrap() - v["iat"].as_i64().unwrap(), 60);
         assert_eq!(v["jti"].as_str().unwrap().len(), 32);
         assert!(jwt.decode(&pair.access, TokenType::Access).is_ok());
-        assert_eq!(jwt.decode(&pair.access, TokenType::Refresh).unwrap_err(), TokenError::WrongType);
-        let other = Jwt::new("x".repeat(32).as_str(), Duration::from_secs(60), Duration::from_secs(60));
-        assert_eq!(other.decode(&pair.access, TokenType::Access).unwrap_err(), TokenError::Invalid);
+        assert_eq!(
+            jwt.decode(&pair.access, TokenType::Refresh).unwrap_err(),
+            TokenError::WrongType
+        );
+        let other = Jwt::new(
+            "x".repeat(32).as_str(),
+            Duration::from_secs(60),
+            Duration::from_secs(60),
+        );
+        assert_eq!(
+            other.decode(&pair.access, TokenType::Access).unwrap_err(),
+            TokenError::Invalid
+        );
     }
 }

@@ -30,10 +30,15 @@ pub enum Credentials {
 /// `Authorization: Bearer <jwt>` wins over `Token: <org api key>`, as upstream. Another scheme
 /// in `Authorization` counts as no credentials (simplejwt ignores it).
 pub fn credentials(headers: &HeaderMap) -> Credentials {
-    if let Some(v) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+    if let Some(v) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
         let mut it = v.split_whitespace();
         return match (it.next(), it.next()) {
-            (Some(s), Some(tok)) if s.eq_ignore_ascii_case("bearer") => Credentials::Bearer(tok.to_string()),
+            (Some(s), Some(tok)) if s.eq_ignore_ascii_case("bearer") => {
+                Credentials::Bearer(tok.to_string())
+            }
             _ => Credentials::None,
         };
     }
@@ -59,7 +64,10 @@ pub fn client_ip(parts: &Parts, trust_proxy: bool) -> Option<String> {
             return Some(first.to_string());
         }
     }
-    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string())
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
 }
 
 /// The client address, for rate limits and the audit log.
@@ -67,7 +75,10 @@ pub struct ClientIp(pub Option<String>);
 
 impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         Ok(ClientIp(client_ip(parts, state.cfg.trust_proxy)))
     }
 }
@@ -75,8 +86,13 @@ impl FromRequestParts<AppState> for ClientIp {
 /// Validates an access token and the user behind it (exists, active, tokens not revoked).
 /// Returns the claims and the user's e-mail.
 pub async fn authenticate_jwt(state: &AppState, token: &str) -> Result<(Claims, String), ApiError> {
-    let claims = state.jwt.decode(token, TokenType::Access).map_err(|e| ApiError::token_not_valid(e.message()))?;
-    let user_id = claims.user_uuid().ok_or_else(|| ApiError::token_not_valid("Token is invalid"))?;
+    let claims = state
+        .jwt
+        .decode(token, TokenType::Access)
+        .map_err(|e| ApiError::token_not_valid(e.message()))?;
+    let user_id = claims
+        .user_uuid()
+        .ok_or_else(|| ApiError::token_not_valid("Token is invalid"))?;
     let row: Option<(String, bool, i64)> = sqlx::query_as(
         "SELECT email, is_active, COALESCE(floor(extract(epoch FROM tokens_revoked_at))::bigint, 0)
          FROM users WHERE id = $1",
@@ -90,7 +106,10 @@ pub async fn authenticate_jwt(state: &AppState, token: &str) -> Result<(Claims, 
 }
 
 pub fn user_not_found() -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, json!({"detail": "User not found", "code": "user_not_found"}))
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        json!({"detail": "User not found", "code": "user_not_found"}),
+    )
 }
 
 /// The user must be active, and the token newer than the user's last revocation.
@@ -120,8 +139,14 @@ impl FromRequestParts<AppState> for JwtUser {
         match credentials(&parts.headers) {
             Credentials::Bearer(token) => {
                 let (claims, email) = authenticate_jwt(state, &token).await?;
-                let user_id = claims.user_uuid().ok_or_else(|| ApiError::token_not_valid("Token is invalid"))?;
-                Ok(JwtUser { user_id, email, claims })
+                let user_id = claims
+                    .user_uuid()
+                    .ok_or_else(|| ApiError::token_not_valid("Token is invalid"))?;
+                Ok(JwtUser {
+                    user_id,
+                    email,
+                    claims,
+                })
             }
             _ => Err(ApiError::unauthenticated()),
         }
@@ -144,12 +169,24 @@ impl FromRequestParts<AppState> for Caller {
         match credentials(&parts.headers) {
             Credentials::Bearer(token) => {
                 let (claims, email) = authenticate_jwt(state, &token).await?;
-                let user_id = claims.user_uuid().ok_or_else(|| ApiError::token_not_valid("Token is invalid"))?;
-                Ok(Caller { user_id, email, org_id: claims.org_uuid(), via_api_key: false })
+                let user_id = claims
+                    .user_uuid()
+                    .ok_or_else(|| ApiError::token_not_valid("Token is invalid"))?;
+                Ok(Caller {
+                    user_id,
+                    email,
+                    org_id: claims.org_uuid(),
+                    via_api_key: false,
+                })
             }
             Credentials::ApiKey(key) => {
                 let acting = service::api_key_actor(state, &key).await?;
-                Ok(Caller { user_id: acting.user_id, email: acting.email, org_id: Some(acting.org_id), via_api_key: true })
+                Ok(Caller {
+                    user_id: acting.user_id,
+                    email: acting.email,
+                    org_id: Some(acting.org_id),
+                    via_api_key: true,
+                })
             }
             Credentials::None => Err(ApiError::unauthenticated()),
         }

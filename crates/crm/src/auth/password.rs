@@ -2,8 +2,8 @@
 //! database still works under upstream. Django's `pbkdf2_sha256$<iter>$<salt>$<b64>` hashes are
 //! verified (constant-time) and reported for an upgrade to argon2id at the next successful login.
 
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use base64::Engine;
 use subtle::ConstantTimeEq;
 
@@ -28,9 +28,11 @@ pub fn verify(password: &str, stored: &str) -> Verified {
     if stored.is_empty() || stored.starts_with('!') {
         return Verified::No; // Django's unusable password
     }
-    if let Some(phc) = stored.strip_prefix(DJANGO_ARGON2_PREFIX).filter(|s| s.starts_with('$')).or_else(|| {
-        stored.starts_with("$argon2").then_some(stored)
-    }) {
+    if let Some(phc) = stored
+        .strip_prefix(DJANGO_ARGON2_PREFIX)
+        .filter(|s| s.starts_with('$'))
+        .or_else(|| stored.starts_with("$argon2").then_some(stored))
+    {
         return match Argon2::default().verify_password(password.as_bytes(), phc) {
             Ok(()) if phc.starts_with("$argon2id$") => Verified::Yes,
             Ok(()) => Verified::YesNeedsUpgrade,
@@ -38,17 +40,24 @@ pub fn verify(password: &str, stored: &str) -> Verified {
         };
     }
     if let Some(rest) = stored.strip_prefix("pbkdf2_sha256$") {
-        return if verify_django_pbkdf2(password, rest) { Verified::YesNeedsUpgrade } else { Verified::No };
+        return if verify_django_pbkdf2(password, rest) {
+            Verified::YesNeedsUpgrade
+        } else {
+            Verified::No
+        };
     }
     Verified::No
 }
 
 fn verify_django_pbkdf2(password: &str, rest: &str) -> bool {
     let mut parts = rest.splitn(3, '$');
-    let (Some(iter), Some(salt), Some(expected_b64)) = (parts.next(), parts.next(), parts.next()) else {
+    let (Some(iter), Some(salt), Some(expected_b64)) = (parts.next(), parts.next(), parts.next())
+    else {
         return false;
     };
-    let Ok(iterations) = iter.parse::<u32>() else { return false };
+    let Ok(iterations) = iter.parse::<u32>() else {
+        return false;
+    };
     if iterations == 0 {
         return false;
     }
@@ -67,7 +76,10 @@ fn verify_django_pbkdf2(password: &str, rest: &str) -> bool {
 pub fn django_pbkdf2_hash(password: &str, salt: &str, iterations: u32) -> String {
     let mut out = [0u8; 32];
     pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password.as_bytes(), salt.as_bytes(), iterations, &mut out);
-    format!("pbkdf2_sha256${iterations}${salt}${}", base64::engine::general_purpose::STANDARD.encode(out))
+    format!(
+        "pbkdf2_sha256${iterations}${salt}${}",
+        base64::engine::general_purpose::STANDARD.encode(out)
+    )
 }
 
 #[cfg(test)]

@@ -14,11 +14,19 @@ pub struct LoginLimiter {
 
 impl LoginLimiter {
     pub fn new(max_per_email: u32, max_per_ip: u32, window: Duration) -> Self {
-        LoginLimiter { max_per_email, max_per_ip, window, failures: Mutex::new(HashMap::new()) }
+        LoginLimiter {
+            max_per_email,
+            max_per_ip,
+            window,
+            failures: Mutex::new(HashMap::new()),
+        }
     }
 
     fn keys(email: &str, ip: Option<&str>) -> (String, Option<String>) {
-        (format!("e:{}", email.to_lowercase()), ip.map(|i| format!("i:{i}")))
+        (
+            format!("e:{}", email.to_lowercase()),
+            ip.map(|i| format!("i:{i}")),
+        )
     }
 
     /// Seconds to wait when either key is over its limit, else None.
@@ -30,12 +38,19 @@ impl LoginLimiter {
         for (key, max) in [(Some(ek), self.max_per_email), (ik, self.max_per_ip)] {
             let Some(key) = key else { continue };
             if let Some(q) = map.get_mut(&key) {
-                while q.front().is_some_and(|t| now.duration_since(*t) >= self.window) {
+                while q
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) >= self.window)
+                {
                     q.pop_front();
                 }
                 if q.len() as u32 >= max {
                     let oldest = *q.front().expect("non-empty: len >= max >= 1");
-                    let secs = self.window.saturating_sub(now.duration_since(oldest)).as_secs() + 1;
+                    let secs = self
+                        .window
+                        .saturating_sub(now.duration_since(oldest))
+                        .as_secs()
+                        + 1;
                     wait = Some(wait.map_or(secs, |w: u64| w.max(secs)));
                 }
             }
@@ -60,7 +75,10 @@ impl LoginLimiter {
 
     pub fn record_success(&self, email: &str) {
         let (ek, _) = Self::keys(email, None);
-        self.failures.lock().unwrap_or_else(|p| p.into_inner()).remove(&ek);
+        self.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&ek);
     }
 }
 
@@ -74,9 +92,14 @@ mod tests {
         assert!(l.check("a@x.io", Some("1.1.1.1")).is_none());
         l.record_failure("a@x.io", Some("1.1.1.1"));
         l.record_failure("A@x.io", Some("1.1.1.1"));
-        let wait = l.check("a@x.io", Some("2.2.2.2")).expect("limited by e-mail");
+        let wait = l
+            .check("a@x.io", Some("2.2.2.2"))
+            .expect("limited by e-mail");
         assert!(wait > 0 && wait <= 61);
-        assert!(l.check("b@x.io", Some("1.1.1.1")).is_none(), "ip limit is higher");
+        assert!(
+            l.check("b@x.io", Some("1.1.1.1")).is_none(),
+            "ip limit is higher"
+        );
         l.record_success("a@x.io");
         assert!(l.check("a@x.io", None).is_none());
     }

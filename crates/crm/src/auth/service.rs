@@ -20,15 +20,20 @@ pub async fn org_by_api_key(pool: &PgPool, key: &str) -> Result<Uuid, ApiError> 
     if key.len() > 200 {
         return Err(invalid_api_key("Invalid API Key"));
     }
-    let row: Option<(Uuid,)> = sqlx::query_as("SELECT id FROM organization WHERE api_key = $1 AND is_active")
-        .bind(key)
-        .fetch_optional(pool)
-        .await?;
-    row.map(|r| r.0).ok_or_else(|| invalid_api_key("Invalid API Key"))
+    let row: Option<(Uuid,)> =
+        sqlx::query_as("SELECT id FROM organization WHERE api_key = $1 AND is_active")
+            .bind(key)
+            .fetch_optional(pool)
+            .await?;
+    row.map(|r| r.0)
+        .ok_or_else(|| invalid_api_key("Invalid API Key"))
 }
 
 /// Who an API-key request acts as: the org's newest active ADMIN (upstream's rule).
-pub async fn acting_admin(tx: &mut Tx, org_id: Uuid) -> Result<(Uuid, String, (Uuid, String, bool)), ApiError> {
+pub async fn acting_admin(
+    tx: &mut Tx,
+    org_id: Uuid,
+) -> Result<(Uuid, String, (Uuid, String, bool)), ApiError> {
     let row: Option<(Uuid, String, Uuid, String, bool)> = sqlx::query_as(
         "SELECT u.id, u.email, p.id, p.role, p.is_organization_admin
          FROM profile p JOIN users u ON u.id = p.user_id
@@ -38,7 +43,8 @@ pub async fn acting_admin(tx: &mut Tx, org_id: Uuid) -> Result<(Uuid, String, (U
     .bind(org_id)
     .fetch_optional(&mut **tx)
     .await?;
-    let (uid, email, pid, role, oa) = row.ok_or_else(|| invalid_api_key("Invalid API Key configuration"))?;
+    let (uid, email, pid, role, oa) =
+        row.ok_or_else(|| invalid_api_key("Invalid API Key configuration"))?;
     Ok((uid, email, (pid, role, oa)))
 }
 
@@ -53,7 +59,11 @@ pub async fn api_key_actor(state: &AppState, key: &str) -> Result<ApiKeyActor, A
     let mut tx = tenant::begin(&state.pool, Some(org_id), None).await?;
     let (user_id, email, _) = acting_admin(&mut tx, org_id).await?;
     tx.commit().await?;
-    Ok(ApiKeyActor { org_id, user_id, email })
+    Ok(ApiKeyActor {
+        org_id,
+        user_id,
+        email,
+    })
 }
 
 /// The user object of login and /auth/me/, with active memberships newest first.
@@ -65,7 +75,13 @@ pub async fn user_summary(tx: &mut Tx, user_id: Uuid) -> Result<UserSummary, Api
             .fetch_one(&mut **tx)
             .await?;
     let organizations = memberships(tx, user_id).await?;
-    Ok(UserSummary { id, email, profile_pic, is_active, organizations })
+    Ok(UserSummary {
+        id,
+        email,
+        profile_pic,
+        is_active,
+        organizations,
+    })
 }
 
 pub async fn memberships(tx: &mut Tx, user_id: Uuid) -> Result<Vec<OrgMembership>, ApiError> {
@@ -80,26 +96,48 @@ pub async fn memberships(tx: &mut Tx, user_id: Uuid) -> Result<Vec<OrgMembership
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(id, name, logo, role, is_organization_admin, has_sales_access, has_marketing_access)| OrgMembership {
-            id,
-            name,
-            logo,
-            role,
-            is_organization_admin,
-            has_sales_access,
-            has_marketing_access,
-        })
+        .map(
+            |(
+                id,
+                name,
+                logo,
+                role,
+                is_organization_admin,
+                has_sales_access,
+                has_marketing_access,
+            )| OrgMembership {
+                id,
+                name,
+                logo,
+                role,
+                is_organization_admin,
+                has_sales_access,
+                has_marketing_access,
+            },
+        )
         .collect())
 }
 
 /// Org claims for a token, from current database values.
-pub async fn org_claims(tx: &mut Tx, org_id: Uuid, role: Option<String>) -> Result<OrgClaims, ApiError> {
+pub async fn org_claims(
+    tx: &mut Tx,
+    org_id: Uuid,
+    role: Option<String>,
+) -> Result<OrgClaims, ApiError> {
     let (org_name, default_currency, default_country): (Option<String>, String, Option<String>) =
-        sqlx::query_as("SELECT name, default_currency, default_country FROM organization WHERE id = $1")
-            .bind(org_id)
-            .fetch_one(&mut **tx)
-            .await?;
-    Ok(OrgClaims { org_id, org_name, default_currency: Some(default_currency), default_country, role })
+        sqlx::query_as(
+            "SELECT name, default_currency, default_country FROM organization WHERE id = $1",
+        )
+        .bind(org_id)
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(OrgClaims {
+        org_id,
+        org_name,
+        default_currency: Some(default_currency),
+        default_country,
+        role,
+    })
 }
 
 /// The smallest `iat` a new token of this user may carry: newer than the last revocation.
@@ -113,7 +151,12 @@ pub async fn min_iat(tx: &mut Tx, user_id: Uuid) -> Result<i64, ApiError> {
     Ok(revoked)
 }
 
-pub async fn issue_tokens(state: &AppState, tx: &mut Tx, user_id: Uuid, org: Option<&OrgClaims>) -> Result<TokenPair, ApiError> {
+pub async fn issue_tokens(
+    state: &AppState,
+    tx: &mut Tx,
+    user_id: Uuid,
+    org: Option<&OrgClaims>,
+) -> Result<TokenPair, ApiError> {
     let min = min_iat(tx, user_id).await?;
     Ok(state.jwt.issue_pair(user_id, org, min))
 }
@@ -139,8 +182,15 @@ pub fn normalize_email(email: &str) -> String {
 /// Close to Django's EmailValidator: one `@`, a non-empty local part without spaces, and a
 /// domain of dot-separated labels (or `localhost`).
 pub fn is_valid_email(email: &str) -> bool {
-    let Some((local, domain)) = email.rsplit_once('@') else { return false };
-    if local.is_empty() || local.len() > 64 || email.len() > 254 || local.contains(char::is_whitespace) || local.contains('@') {
+    let Some((local, domain)) = email.rsplit_once('@') else {
+        return false;
+    };
+    if local.is_empty()
+        || local.len() > 64
+        || email.len() > 254
+        || local.contains(char::is_whitespace)
+        || local.contains('@')
+    {
         return false;
     }
     if domain == "localhost" {
@@ -155,16 +205,25 @@ pub fn is_valid_email(email: &str) -> bool {
                 && !l.ends_with('-')
                 && l.chars().all(|c| c.is_alphanumeric() || c == '-')
         })
-        && labels.last().is_some_and(|tld| tld.len() >= 2 && !tld.chars().all(|c| c.is_ascii_digit()))
+        && labels
+            .last()
+            .is_some_and(|tld| tld.len() >= 2 && !tld.chars().all(|c| c.is_ascii_digit()))
 }
 
 /// Hashes off the async runtime (argon2 takes tens of milliseconds on purpose).
 pub async fn hash_password(password: String) -> Result<String, ApiError> {
-    tokio::task::spawn_blocking(move || super::password::hash(&password)).await.map_err(ApiError::internal)
+    tokio::task::spawn_blocking(move || super::password::hash(&password))
+        .await
+        .map_err(ApiError::internal)
 }
 
-pub async fn verify_password(password: String, stored: String) -> Result<super::password::Verified, ApiError> {
-    tokio::task::spawn_blocking(move || super::password::verify(&password, &stored)).await.map_err(ApiError::internal)
+pub async fn verify_password(
+    password: String,
+    stored: String,
+) -> Result<super::password::Verified, ApiError> {
+    tokio::task::spawn_blocking(move || super::password::verify(&password, &stored))
+        .await
+        .map_err(ApiError::internal)
 }
 
 #[cfg(test)]

@@ -55,7 +55,10 @@ pub async fn create_org(tx: &mut Tx, name: &str, creator: Uuid) -> Result<Uuid, 
     .bind(creator)
     .execute(&mut **tx)
     .await?;
-    sqlx::query("SELECT set_config('app.current_org', $1, true)").bind(org_id.to_string()).execute(&mut **tx).await?;
+    sqlx::query("SELECT set_config('app.current_org', $1, true)")
+        .bind(org_id.to_string())
+        .execute(&mut **tx)
+        .await?;
     sqlx::query(
         "INSERT INTO profile (created_at, updated_at, id, phone, alternate_phone, role, has_sales_access,
                               has_marketing_access, is_active, is_organization_admin, date_of_joining, address_id,
@@ -90,7 +93,10 @@ pub struct OrgListResponse {
 /// The caller's active memberships, newest first.
 #[utoipa::path(get, path = "/api/org/", tag = "org", security(("jwt" = []), ("api_key" = [])),
     responses((status = 200, body = OrgListResponse), (status = 401)))]
-pub async fn list_orgs(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<OrgListResponse>> {
+pub async fn list_orgs(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<OrgListResponse>> {
     let mut tx = tenant::begin(&state.pool, None, Some(caller.user_id)).await?;
     let rows: Vec<(String, Option<String>, bool, bool, bool, Uuid, Option<String>, String)> = sqlx::query_as(
         "SELECT p.role, p.alternate_phone, p.has_sales_access, p.has_marketing_access, p.is_organization_admin,
@@ -107,19 +113,38 @@ pub async fn list_orgs(State(state): State<AppState>, caller: Caller) -> ApiResu
         .into_iter()
         // An API key speaks for its own org only.
         .filter(|r| !caller.via_api_key || Some(r.5) == caller.org_id)
-        .map(|(role, alternate_phone, has_sales_access, has_marketing_access, is_organization_admin, id, name, key)| {
-            let admin = role == "ADMIN" || is_organization_admin;
-            ProfileOrg {
+        .map(
+            |(
                 role,
                 alternate_phone,
                 has_sales_access,
                 has_marketing_access,
                 is_organization_admin,
-                org: OrgMini { id, name, api_key: admin.then_some(key) },
-            }
-        })
+                id,
+                name,
+                key,
+            )| {
+                let admin = role == "ADMIN" || is_organization_admin;
+                ProfileOrg {
+                    role,
+                    alternate_phone,
+                    has_sales_access,
+                    has_marketing_access,
+                    is_organization_admin,
+                    org: OrgMini {
+                        id,
+                        name,
+                        api_key: admin.then_some(key),
+                    },
+                }
+            },
+        )
         .collect();
-    Ok(Json(OrgListResponse { error: false, status: 200, profile_org_list: list }))
+    Ok(Json(OrgListResponse {
+        error: false,
+        status: 200,
+        profile_org_list: list,
+    }))
 }
 
 /// Creates an org with the caller as ADMIN. Answers 200 with `status: 201` in the body, as
@@ -128,7 +153,11 @@ pub async fn list_orgs(State(state): State<AppState>, caller: Caller) -> ApiResu
     request_body(content = Object, description = "`{\"name\": \"Acme\"}`"),
     responses((status = 200, description = "`{\"error\": false, \"message\": \"New Org is Created.\", \"org\": {\"id\", \"name\"}, \"id\", \"status\": 201}`"),
               (status = 400, description = "`{\"error\": true, \"errors\": {\"name\": [...]}}`")))]
-pub async fn create(State(state): State<AppState>, caller: Caller, JsonBody(body): JsonBody) -> ApiResult<Json<Value>> {
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<Value>> {
     if caller.via_api_key {
         return Err(ApiError::permission_denied());
     }
@@ -145,7 +174,10 @@ pub async fn create(State(state): State<AppState>, caller: Caller, JsonBody(body
     .fetch_one(&mut *tx)
     .await?;
     if dup {
-        return Err(envelope_error(StatusCode::BAD_REQUEST, json!({"name": ["Organization already exists with this name"]})));
+        return Err(envelope_error(
+            StatusCode::BAD_REQUEST,
+            json!({"name": ["Organization already exists with this name"]}),
+        ));
     }
     let org_id = create_org(&mut tx, &name, caller.user_id).await?;
     tx.commit().await?;
@@ -159,16 +191,25 @@ pub async fn create(State(state): State<AppState>, caller: Caller, JsonBody(body
 }
 
 async fn org_mini(t: &mut Tenant) -> Result<OrgMini, ApiError> {
-    let (name, key): (Option<String>, String) = sqlx::query_as("SELECT name, api_key FROM organization WHERE id = $1")
-        .bind(t.org_id)
-        .fetch_one(&mut *t.tx)
-        .await?;
-    Ok(OrgMini { id: t.org_id, name, api_key: t.is_admin().then_some(key) })
+    let (name, key): (Option<String>, String) =
+        sqlx::query_as("SELECT name, api_key FROM organization WHERE id = $1")
+            .bind(t.org_id)
+            .fetch_one(&mut *t.tx)
+            .await?;
+    Ok(OrgMini {
+        id: t.org_id,
+        name,
+        api_key: t.is_admin().then_some(key),
+    })
 }
 
 /// Another org's id is a 404, whether it exists or not.
 fn same_org(t: &Tenant, raw: &str) -> Result<(), ApiError> {
-    if parse_id(raw)? == t.org_id { Ok(()) } else { Err(ApiError::not_found()) }
+    if parse_id(raw)? == t.org_id {
+        Ok(())
+    } else {
+        Err(ApiError::not_found())
+    }
 }
 
 #[utoipa::path(get, path = "/api/org/{id}/", tag = "org", security(("jwt" = []), ("api_key" = [])),
@@ -185,10 +226,17 @@ pub async fn get_org(mut t: Tenant, Path(id): Path<String>) -> ApiResult<Json<Va
     params(("id" = Uuid, Path)), request_body(content = Object, description = "`{\"name\": \"New name\"}`"),
     responses((status = 200, description = "`{\"error\": false, \"message\": \"Organization updated successfully\", \"org\": {...}}`"),
               (status = 400), (status = 403), (status = 404)))]
-pub async fn update_org(mut t: Tenant, Path(id): Path<String>, JsonBody(body): JsonBody) -> ApiResult<Json<Value>> {
+pub async fn update_org(
+    mut t: Tenant,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<Value>> {
     same_org(&t, &id)?;
     if !t.is_admin() {
-        return Err(envelope_error(StatusCode::FORBIDDEN, json!("Only organization admins can update organization details")));
+        return Err(envelope_error(
+            StatusCode::FORBIDDEN,
+            json!("Only organization admins can update organization details"),
+        ));
     }
     if body.contains_key("name") {
         let name = validate_org_name(body.opt_str("name").as_deref())
@@ -202,7 +250,9 @@ pub async fn update_org(mut t: Tenant, Path(id): Path<String>, JsonBody(body): J
     }
     let org = org_mini(&mut t).await?;
     t.commit().await?;
-    Ok(Json(json!({"error": false, "message": "Organization updated successfully", "org": org})))
+    Ok(Json(
+        json!({"error": false, "message": "Organization updated successfully", "org": org}),
+    ))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -252,7 +302,10 @@ async fn load_settings(t: &mut Tenant, api_url: &str) -> Result<OrgSettings, Api
     .bind(t.org_id)
     .fetch_one(&mut *t.tx)
     .await?;
-    let logo_url = r.2.as_ref().filter(|l| !l.is_empty()).map(|l| format!("{}/media/{l}", api_url.trim_end_matches('/')));
+    let logo_url =
+        r.2.as_ref()
+            .filter(|l| !l.is_empty())
+            .map(|l| format!("{}/media/{l}", api_url.trim_end_matches('/')));
     Ok(OrgSettings {
         id: t.org_id,
         name: r.0,
@@ -276,7 +329,10 @@ async fn load_settings(t: &mut Tenant, api_url: &str) -> Result<OrgSettings, Api
 
 #[utoipa::path(get, path = "/api/org/settings/", tag = "org", security(("jwt" = []), ("api_key" = [])),
     responses((status = 200, body = OrgSettings), (status = 401), (status = 403)))]
-pub async fn get_settings(State(state): State<AppState>, mut t: Tenant) -> ApiResult<Json<OrgSettings>> {
+pub async fn get_settings(
+    State(state): State<AppState>,
+    mut t: Tenant,
+) -> ApiResult<Json<OrgSettings>> {
     let s = load_settings(&mut t, &state.cfg.api_url).await?;
     t.commit().await?;
     Ok(Json(s))
@@ -294,7 +350,9 @@ const TEXT_FIELDS: &[(&str, usize)] = &[
 ];
 
 /// Validates a PATCH body into (column, value) pairs; unknown keys are ignored, as DRF does.
-fn validate_settings(body: &Map<String, Value>) -> Result<Vec<(&'static str, Option<String>)>, ApiError> {
+fn validate_settings(
+    body: &Map<String, Value>,
+) -> Result<Vec<(&'static str, Option<String>)>, ApiError> {
     let mut errors = FieldErrors::new();
     let mut out: Vec<(&'static str, Option<String>)> = Vec::new();
     let text = |key: &str, errors: &mut FieldErrors| -> Option<Option<String>> {
@@ -310,7 +368,9 @@ fn validate_settings(body: &Map<String, Value>) -> Result<Vec<(&'static str, Opt
     };
     if let Some(v) = text("name", &mut errors) {
         match v.as_deref() {
-            Some(n) if n.chars().count() > 100 => errors.add("name", "Ensure this field has no more than 100 characters."),
+            Some(n) if n.chars().count() > 100 => {
+                errors.add("name", "Ensure this field has no more than 100 characters.")
+            }
             _ => out.push(("name", v.filter(|s| !s.is_empty()))),
         }
     }
@@ -318,7 +378,10 @@ fn validate_settings(body: &Map<String, Value>) -> Result<Vec<(&'static str, Opt
         if let Some(v) = text(key, &mut errors) {
             let v = v.unwrap_or_default();
             if v.chars().count() > *max {
-                errors.add(key, format!("Ensure this field has no more than {max} characters."));
+                errors.add(
+                    key,
+                    format!("Ensure this field has no more than {max} characters."),
+                );
             } else {
                 out.push((key, Some(v)));
             }
@@ -344,20 +407,30 @@ fn validate_settings(body: &Map<String, Value>) -> Result<Vec<(&'static str, Opt
         let v = v.unwrap_or_default();
         let ok = v.is_empty()
             || (v.len() <= 200
-                && url::Url::parse(&v).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some()));
-        if ok { out.push(("website", Some(v))) } else { errors.add("website", "Enter a valid URL.") }
+                && url::Url::parse(&v)
+                    .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some()));
+        if ok {
+            out.push(("website", Some(v)))
+        } else {
+            errors.add("website", "Enter a valid URL.")
+        }
     }
     if let Some(v) = text("default_currency", &mut errors) {
         match v {
             Some(c) if is_currency(&c) => out.push(("default_currency", Some(c))),
-            Some(c) => errors.add("default_currency", format!("\"{c}\" is not a valid choice.")),
+            Some(c) => errors.add(
+                "default_currency",
+                format!("\"{c}\" is not a valid choice."),
+            ),
             None => errors.add("default_currency", "This field may not be null."),
         }
     }
     if let Some(v) = text("default_country", &mut errors) {
         match v.filter(|s| !s.is_empty()) {
             None => out.push(("default_country", None)),
-            Some(c) if is_country(&c.to_uppercase()) => out.push(("default_country", Some(c.to_uppercase()))),
+            Some(c) if is_country(&c.to_uppercase()) => {
+                out.push(("default_country", Some(c.to_uppercase())))
+            }
             Some(c) => errors.add("default_country", format!("\"{c}\" is not a valid choice.")),
         }
     }
@@ -365,7 +438,10 @@ fn validate_settings(body: &Map<String, Value>) -> Result<Vec<(&'static str, Opt
         if v.is_null() {
             out.push(("logo", None));
         } else {
-            errors.add("logo", "Upload a logo as a multipart file; JSON accepts only null (to remove it).");
+            errors.add(
+                "logo",
+                "Upload a logo as a multipart file; JSON accepts only null (to remove it).",
+            );
         }
     }
     errors.into_result()?;
@@ -375,15 +451,29 @@ fn validate_settings(body: &Map<String, Value>) -> Result<Vec<(&'static str, Opt
 #[utoipa::path(patch, path = "/api/org/settings/", tag = "org", security(("jwt" = []), ("api_key" = [])),
     request_body(content = Object, description = "Any of the settings fields"),
     responses((status = 200, body = OrgSettings), (status = 400), (status = 403, description = "`{\"error\": \"Only admins can update organization settings\"}`")))]
-pub async fn patch_settings(State(state): State<AppState>, mut t: Tenant, JsonBody(body): JsonBody) -> ApiResult<Json<OrgSettings>> {
+pub async fn patch_settings(
+    State(state): State<AppState>,
+    mut t: Tenant,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<OrgSettings>> {
     if !t.is_admin() {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, json!({"error": "Only admins can update organization settings"})));
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            json!({"error": "Only admins can update organization settings"}),
+        ));
     }
     let changes = validate_settings(&body)?;
     for (column, value) in changes {
         // Column names come from the fixed list above, never from the request.
-        let sql = format!("UPDATE organization SET {column} = $2, updated_at = now(), updated_by_id = $3 WHERE id = $1");
-        sqlx::query(sqlx::AssertSqlSafe(sql)).bind(t.org_id).bind(value).bind(t.user_id).execute(&mut *t.tx).await?;
+        let sql = format!(
+            "UPDATE organization SET {column} = $2, updated_at = now(), updated_by_id = $3 WHERE id = $1"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(t.org_id)
+            .bind(value)
+            .bind(t.user_id)
+            .execute(&mut *t.tx)
+            .await?;
     }
     let s = load_settings(&mut t, &state.cfg.api_url).await?;
     t.commit().await?;

@@ -55,7 +55,13 @@ type ProfileRow = (
 fn to_obj(r: ProfileRow) -> ProfileObj {
     ProfileObj {
         id: r.0,
-        user_details: UserDetails { email: r.1, id: r.2, is_active: r.3, profile_pic: r.4, last_login: r.5 },
+        user_details: UserDetails {
+            email: r.1,
+            id: r.2,
+            is_active: r.3,
+            profile_pic: r.4,
+            last_login: r.5,
+        },
         role: r.6,
         address: r.7,
         has_marketing_access: r.8,
@@ -91,7 +97,10 @@ pub struct ProfileResponse {
 #[utoipa::path(get, path = "/api/profile/", tag = "profile", security(("jwt" = []), ("api_key" = [])),
     responses((status = 200, body = ProfileResponse), (status = 401), (status = 403)))]
 pub async fn get_profile(mut t: Tenant) -> ApiResult<Json<ProfileResponse>> {
-    let obj = load(&mut t.tx, t.org_id, &[t.profile_id]).await?.pop().ok_or_else(ApiError::not_found)?;
+    let obj = load(&mut t.tx, t.org_id, &[t.profile_id])
+        .await?
+        .pop()
+        .ok_or_else(ApiError::not_found)?;
     t.commit().await?;
     Ok(Json(ProfileResponse { user_obj: obj }))
 }
@@ -112,7 +121,10 @@ pub async fn patch_profile(mut t: Tenant, JsonBody(body): JsonBody) -> ApiResult
         if let Some(p) = &phone {
             if p.chars().count() > 20 {
                 errors.add("phone", "Ensure this field has no more than 20 characters.");
-            } else if !p.chars().all(|c| c.is_ascii_digit() || " -().+".contains(c)) {
+            } else if !p
+                .chars()
+                .all(|c| c.is_ascii_digit() || " -().+".contains(c))
+            {
                 errors.add("phone", "Enter a valid phone number.");
             } else {
                 let (taken,): (bool,) = sqlx::query_as(
@@ -124,7 +136,10 @@ pub async fn patch_profile(mut t: Tenant, JsonBody(body): JsonBody) -> ApiResult
                 .fetch_one(&mut *t.tx)
                 .await?;
                 if taken {
-                    errors.add("phone", "Profile with this phone already exists in this organization.");
+                    errors.add(
+                        "phone",
+                        "Profile with this phone already exists in this organization.",
+                    );
                 }
             }
         }
@@ -137,7 +152,12 @@ pub async fn patch_profile(mut t: Tenant, JsonBody(body): JsonBody) -> ApiResult
             .execute(&mut *t.tx)
             .await?;
     }
-    let obj = load(&mut t.tx, t.org_id, &[t.profile_id]).await?.pop().ok_or_else(ApiError::not_found)?;
+    let obj = load(&mut t.tx, t.org_id, &[t.profile_id])
+        .await?
+        .pop()
+        .ok_or_else(ApiError::not_found)?;
     t.commit().await?;
-    Ok(Json(json!({"message": "Profile updated successfully", "user_obj": obj})))
+    Ok(Json(
+        json!({"message": "Profile updated successfully", "user_obj": obj}),
+    ))
 }

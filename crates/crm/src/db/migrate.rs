@@ -42,9 +42,10 @@ async fn applied_versions(pool: &PgPool) -> anyhow::Result<Vec<i64>> {
     if !table_exists(pool, "_sqlx_migrations").await? {
         return Ok(vec![]);
     }
-    let rows: Vec<(i64,)> = sqlx::query_as("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
-        .fetch_all(pool)
-        .await?;
+    let rows: Vec<(i64,)> =
+        sqlx::query_as("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+            .fetch_all(pool)
+            .await?;
     Ok(rows.into_iter().map(|r| r.0).collect())
 }
 

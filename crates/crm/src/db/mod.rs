@@ -54,12 +54,14 @@ pub async fn ensure_database(url: &str) -> anyhow::Result<bool> {
         Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("3D000") => {
             let name = opts.get_database().unwrap_or("bottlecrm").to_string();
             let admin = opts.clone().database("postgres");
-            let mut conn = admin
-                .connect()
-                .await
-                .context("database does not exist and the maintenance database 'postgres' is unreachable")?;
+            let mut conn = admin.connect().await.context(
+                "database does not exist and the maintenance database 'postgres' is unreachable",
+            )?;
             let stmt = format!("CREATE DATABASE {}", quote_ident(&name));
-            match sqlx::raw_sql(sqlx::AssertSqlSafe(stmt)).execute(&mut conn).await {
+            match sqlx::raw_sql(sqlx::AssertSqlSafe(stmt))
+                .execute(&mut conn)
+                .await
+            {
                 Ok(_) => Ok(true),
                 // Created meanwhile by another process.
                 Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => Ok(false),
@@ -78,8 +80,10 @@ pub fn quote_ident(name: &str) -> String {
 /// The same server and database as `url`, logged in as another role.
 pub fn url_for_role(url: &str, user: &str, password: Option<&str>) -> anyhow::Result<String> {
     let mut u = url::Url::parse(url).context("invalid database URL")?;
-    u.set_username(user).map_err(|_| anyhow::anyhow!("cannot set user in database URL"))?;
-    u.set_password(password).map_err(|_| anyhow::anyhow!("cannot set password in database URL"))?;
+    u.set_username(user)
+        .map_err(|_| anyhow::anyhow!("cannot set user in database URL"))?;
+    u.set_password(password)
+        .map_err(|_| anyhow::anyhow!("cannot set password in database URL"))?;
     Ok(u.to_string())
 }
 
@@ -123,6 +127,9 @@ pub async fn role_info(pool: &PgPool) -> anyhow::Result<RoleInfo> {
 
 /// True when the URL points at this machine (the zero-config case).
 pub fn is_local_url(url: &str) -> bool {
-    let Ok(opts) = url.parse::<PgConnectOptions>() else { return false };
-    matches!(opts.get_host(), "localhost" | "127.0.0.1" | "::1" | "[::1]") || opts.get_host().starts_with('/')
+    let Ok(opts) = url.parse::<PgConnectOptions>() else {
+        return false;
+    };
+    matches!(opts.get_host(), "localhost" | "127.0.0.1" | "::1" | "[::1]")
+        || opts.get_host().starts_with('/')
 }

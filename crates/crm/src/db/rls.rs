@@ -26,9 +26,13 @@ impl TableStatus {
 
 /// Every table that must be protected, and whether it is.
 pub async fn status(pool: &PgPool) -> anyhow::Result<Vec<TableStatus>> {
-    let (has_fn,): (bool,) = sqlx::query_as("SELECT to_regproc('crm_rls_targets') IS NOT NULL").fetch_one(pool).await?;
+    let (has_fn,): (bool,) = sqlx::query_as("SELECT to_regproc('crm_rls_targets') IS NOT NULL")
+        .fetch_one(pool)
+        .await?;
     if !has_fn {
-        bail!("the database is not migrated (crm_rls_targets() is missing): run `bottlecrm migrate`");
+        bail!(
+            "the database is not migrated (crm_rls_targets() is missing): run `bottlecrm migrate`"
+        );
     }
     let rows: Vec<(String, String, bool, bool, bool)> = sqlx::query_as(
         "SELECT t.table_name, t.kind, c.relrowsecurity, c.relforcerowsecurity,
@@ -44,17 +48,29 @@ pub async fn status(pool: &PgPool) -> anyhow::Result<Vec<TableStatus>> {
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(table, kind, enabled, forced, policy)| TableStatus { table, kind, enabled, forced, policy })
+        .map(|(table, kind, enabled, forced, policy)| TableStatus {
+            table,
+            kind,
+            enabled,
+            forced,
+            policy,
+        })
         .collect())
 }
 
 pub async fn enable(pool: &PgPool) -> anyhow::Result<i32> {
-    let (n,): (i32,) = sqlx::query_as("SELECT crm_enable_rls()").fetch_one(pool).await.context("cannot enable RLS")?;
+    let (n,): (i32,) = sqlx::query_as("SELECT crm_enable_rls()")
+        .fetch_one(pool)
+        .await
+        .context("cannot enable RLS")?;
     Ok(n)
 }
 
 pub async fn disable(pool: &PgPool) -> anyhow::Result<i32> {
-    let (n,): (i32,) = sqlx::query_as("SELECT crm_disable_rls()").fetch_one(pool).await.context("cannot disable RLS")?;
+    let (n,): (i32,) = sqlx::query_as("SELECT crm_disable_rls()")
+        .fetch_one(pool)
+        .await
+        .context("cannot disable RLS")?;
     Ok(n)
 }
 
@@ -62,13 +78,22 @@ pub async fn disable(pool: &PgPool) -> anyhow::Result<i32> {
 pub fn role_problems(role: &RoleInfo) -> Vec<String> {
     let mut out = Vec::new();
     if role.superuser {
-        out.push(format!("{} is a SUPERUSER: row-level security is bypassed", role.name));
+        out.push(format!(
+            "{} is a SUPERUSER: row-level security is bypassed",
+            role.name
+        ));
     }
     if role.bypass_rls {
-        out.push(format!("{} has BYPASSRLS: row-level security is bypassed", role.name));
+        out.push(format!(
+            "{} has BYPASSRLS: row-level security is bypassed",
+            role.name
+        ));
     }
     if role.owns_tables {
-        out.push(format!("{} owns tables: an owner can switch row-level security off", role.name));
+        out.push(format!(
+            "{} owns tables: an owner can switch row-level security off",
+            role.name
+        ));
     }
     out
 }
@@ -115,12 +140,17 @@ pub async fn self_test(pool: &PgPool) -> anyhow::Result<RlsTestReport> {
     let count = "SELECT count(*) FROM tags WHERE name LIKE 'rls-test-%'";
     set_org(&mut tx, Some(a)).await?;
     let (visible_in_a,): (i64,) = sqlx::query_as(count).fetch_one(&mut *tx).await?;
-    let (foreign_in_a,): (i64,) =
-        sqlx::query_as("SELECT count(*) FROM tags WHERE org_id <> $1").bind(a).fetch_one(&mut *tx).await?;
+    let (foreign_in_a,): (i64,) = sqlx::query_as("SELECT count(*) FROM tags WHERE org_id <> $1")
+        .bind(a)
+        .fetch_one(&mut *tx)
+        .await?;
     sqlx::query("SAVEPOINT cross_org").execute(&mut *tx).await?;
     let cross = insert_tag(&mut tx, b).await;
-    let cross_org_insert_rejected = matches!(&cross, Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42501"));
-    sqlx::query("ROLLBACK TO SAVEPOINT cross_org").execute(&mut *tx).await?;
+    let cross_org_insert_rejected =
+        matches!(&cross, Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42501"));
+    sqlx::query("ROLLBACK TO SAVEPOINT cross_org")
+        .execute(&mut *tx)
+        .await?;
     set_org(&mut tx, Some(b)).await?;
     let (visible_in_b,): (i64,) = sqlx::query_as(count).fetch_one(&mut *tx).await?;
     set_org(&mut tx, None).await?;

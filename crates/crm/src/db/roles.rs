@@ -7,13 +7,22 @@ use sqlx::PgPool;
 fn valid_role_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 63
-        && name.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 /// Creates the app role if missing and grants it data access (not DDL) on the schema.
 /// Safe to run concurrently (roles are cluster-wide; parallel test databases race here).
-pub async fn ensure_app_role(pool: &PgPool, role: &str, password: Option<&str>) -> anyhow::Result<()> {
+pub async fn ensure_app_role(
+    pool: &PgPool,
+    role: &str,
+    password: Option<&str>,
+) -> anyhow::Result<()> {
     if !valid_role_name(role) {
         bail!("APP_DB_USER {role:?} must be a lowercase SQL identifier");
     }
@@ -28,14 +37,20 @@ pub async fn ensure_app_role(pool: &PgPool, role: &str, password: Option<&str>) 
     sqlx::raw_sql(sqlx::AssertSqlSafe(create))
         .execute(pool)
         .await
-        .with_context(|| format!("cannot create role {role} (the migrate role needs CREATEROLE)"))?;
+        .with_context(|| {
+            format!("cannot create role {role} (the migrate role needs CREATEROLE)")
+        })?;
     if let Some(pw) = password {
-        let stmt: (String,) = sqlx::query_as("SELECT format('ALTER ROLE %I PASSWORD %L', $1::text, $2::text)")
-            .bind(role)
-            .bind(pw)
-            .fetch_one(pool)
-            .await?;
-        sqlx::raw_sql(sqlx::AssertSqlSafe(stmt.0)).execute(pool).await.context("cannot set app role password")?;
+        let stmt: (String,) =
+            sqlx::query_as("SELECT format('ALTER ROLE %I PASSWORD %L', $1::text, $2::text)")
+                .bind(role)
+                .bind(pw)
+                .fetch_one(pool)
+                .await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(stmt.0))
+            .execute(pool)
+            .await
+            .context("cannot set app role password")?;
     }
     let grants = format!(
         "GRANT USAGE ON SCHEMA public TO {role};

@@ -18,7 +18,11 @@ pub type Tx = Transaction<'static, Postgres>;
 
 /// Begins a transaction with the RLS context set. `org`: the tenant whose rows are visible;
 /// `user`: lets the user see their own memberships in other orgs (profile policy).
-pub async fn begin(pool: &PgPool, org: Option<Uuid>, user: Option<Uuid>) -> Result<Tx, sqlx::Error> {
+pub async fn begin(
+    pool: &PgPool,
+    org: Option<Uuid>,
+    user: Option<Uuid>,
+) -> Result<Tx, sqlx::Error> {
     // Ids are formatted from parsed UUIDs, so inlining them is injection-safe; one round trip.
     let org = org.map(|o| o.to_string()).unwrap_or_default();
     let user = user.map(|u| u.to_string()).unwrap_or_default();
@@ -46,7 +50,11 @@ impl Tenant {
     }
 
     pub fn require_admin(&self) -> Result<(), ApiError> {
-        if self.is_admin() { Ok(()) } else { Err(ApiError::permission_denied()) }
+        if self.is_admin() {
+            Ok(())
+        } else {
+            Err(ApiError::permission_denied())
+        }
     }
 
     pub async fn commit(self) -> Result<(), ApiError> {
@@ -62,9 +70,13 @@ impl FromRequestParts<AppState> for Tenant {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         match auth::credentials(&parts.headers) {
             Credentials::Bearer(token) => {
-                let claims =
-                    state.jwt.decode(&token, TokenType::Access).map_err(|e| ApiError::token_not_valid(e.message()))?;
-                let user_id = claims.user_uuid().ok_or_else(|| ApiError::token_not_valid("Token is invalid"))?;
+                let claims = state
+                    .jwt
+                    .decode(&token, TokenType::Access)
+                    .map_err(|e| ApiError::token_not_valid(e.message()))?;
+                let user_id = claims
+                    .user_uuid()
+                    .ok_or_else(|| ApiError::token_not_valid("Token is invalid"))?;
                 let org_id = claims.org_uuid().ok_or_else(ApiError::org_required)?;
                 let mut tx = begin(&state.pool, Some(org_id), Some(user_id)).await?;
                 let row: Option<(String, bool, i64, Option<Uuid>, Option<String>, Option<bool>)> = sqlx::query_as(
@@ -78,22 +90,43 @@ impl FromRequestParts<AppState> for Tenant {
                 .bind(org_id)
                 .fetch_optional(&mut *tx)
                 .await?;
-                let (email, is_active, revoked_at, pid, role, org_admin) = row.ok_or_else(auth::user_not_found)?;
+                let (email, is_active, revoked_at, pid, role, org_admin) =
+                    row.ok_or_else(auth::user_not_found)?;
                 auth::check_user(is_active, revoked_at, claims.iat)?;
-                let (Some(profile_id), Some(role), Some(is_organization_admin)) = (pid, role, org_admin) else {
+                let (Some(profile_id), Some(role), Some(is_organization_admin)) =
+                    (pid, role, org_admin)
+                else {
                     return Err(ApiError::new(
                         axum::http::StatusCode::FORBIDDEN,
                         json!({"detail": "You no longer have access to this organization. Please login again."}),
                     ));
                 };
-                Ok(Tenant { tx, org_id, user_id, profile_id, role, is_organization_admin, email, via_api_key: false })
+                Ok(Tenant {
+                    tx,
+                    org_id,
+                    user_id,
+                    profile_id,
+                    role,
+                    is_organization_admin,
+                    email,
+                    via_api_key: false,
+                })
             }
             Credentials::ApiKey(key) => {
                 let org_id = auth::service::org_by_api_key(&state.pool, &key).await?;
                 let mut tx = begin(&state.pool, Some(org_id), None).await?;
                 let (user_id, email, (profile_id, role, is_organization_admin)) =
                     auth::service::acting_admin(&mut tx, org_id).await?;
-                Ok(Tenant { tx, org_id, user_id, profile_id, role, is_organization_admin, email, via_api_key: true })
+                Ok(Tenant {
+                    tx,
+                    org_id,
+                    user_id,
+                    profile_id,
+                    role,
+                    is_organization_admin,
+                    email,
+                    via_api_key: true,
+                })
             }
             Credentials::None => Err(ApiError::unauthenticated()),
         }
@@ -101,7 +134,11 @@ impl FromRequestParts<AppState> for Tenant {
 }
 
 /// Loads (profile id, role, org admin flag) for a user's active membership in the tx's org.
-pub async fn active_profile(tx: &mut Tx, user_id: Uuid, org_id: Uuid) -> Result<Option<ProfileRow>, sqlx::Error> {
+pub async fn active_profile(
+    tx: &mut Tx,
+    user_id: Uuid,
+    org_id: Uuid,
+) -> Result<Option<ProfileRow>, sqlx::Error> {
     sqlx::query_as("SELECT id, role, is_organization_admin FROM profile WHERE user_id = $1 AND org_id = $2 AND is_active")
         .bind(user_id)
         .bind(org_id)

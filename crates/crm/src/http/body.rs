@@ -33,7 +33,12 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
 }
 
 pub fn parse(content_type: &str, bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
-    let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let mime = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Ok(Map::new());
     }
@@ -44,7 +49,10 @@ pub fn parse(content_type: &str, bytes: &[u8]) -> Result<Map<String, Value>, Api
             Value::Object(m) => Ok(m),
             other => Err(ApiError::field(
                 "non_field_errors",
-                format!("Invalid data. Expected a dictionary, but got {}.", type_name(&other)),
+                format!(
+                    "Invalid data. Expected a dictionary, but got {}.",
+                    type_name(&other)
+                ),
             )),
         };
     }
@@ -100,11 +108,23 @@ mod tests {
     fn parses_like_drf() {
         assert!(parse("application/json", b"").unwrap().is_empty());
         assert!(parse("application/json", b"  \n").unwrap().is_empty());
-        assert_eq!(parse("application/json; charset=utf-8", br#"{"a":1}"#).unwrap()["a"], 1);
+        assert_eq!(
+            parse("application/json; charset=utf-8", br#"{"a":1}"#).unwrap()["a"],
+            1
+        );
         let form = parse("application/x-www-form-urlencoded", b"a=1&a=2&b=x").unwrap();
         assert_eq!(form["a"], "2");
-        assert_eq!(parse("text/plain", b"x").unwrap_err().status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-        assert_eq!(parse("application/json", b"[1]").unwrap_err().status, StatusCode::BAD_REQUEST);
-        assert_eq!(parse("application/json", b"{").unwrap_err().status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            parse("text/plain", b"x").unwrap_err().status,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        );
+        assert_eq!(
+            parse("application/json", b"[1]").unwrap_err().status,
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            parse("application/json", b"{").unwrap_err().status,
+            StatusCode::BAD_REQUEST
+        );
     }
 }

@@ -32,7 +32,9 @@ const REDOC_HTML: &str = r#"<!DOCTYPE html>
 "#;
 
 pub fn openapi_json() -> String {
-    ApiDoc::openapi().to_pretty_json().unwrap_or_else(|_| "{}".into())
+    ApiDoc::openapi()
+        .to_pretty_json()
+        .unwrap_or_else(|_| "{}".into())
 }
 
 pub fn openapi_yaml() -> String {
@@ -41,11 +43,19 @@ pub fn openapi_yaml() -> String {
 
 async fn schema(q: RawQuery) -> Response {
     match q.get("format") {
-        Some("json") => {
-            ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], openapi_json()).into_response()
-        }
+        Some("json") => (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            openapi_json(),
+        )
+            .into_response(),
         _ => (
-            [(header::CONTENT_TYPE, HeaderValue::from_static("application/vnd.oai.openapi; charset=utf-8"))],
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/vnd.oai.openapi; charset=utf-8"),
+            )],
             openapi_yaml(),
         )
             .into_response(),
@@ -59,8 +69,14 @@ async fn redoc_page() -> Html<&'static str> {
 async fn redoc_js() -> Response {
     (
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("application/javascript")),
-            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/javascript"),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=86400"),
+            ),
         ],
         REDOC_JS,
     )

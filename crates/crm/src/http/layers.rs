@@ -52,18 +52,33 @@ pub async fn method_not_allowed(method: Method) -> ApiError {
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> {
     tracing::error!("handler panicked");
-    ApiError::detail(StatusCode::INTERNAL_SERVER_ERROR, "A server error occurred.").into_response()
+    ApiError::detail(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "A server error occurred.",
+    )
+    .into_response()
 }
 
 fn cors(cfg: &Config) -> CorsLayer {
     let origins = if cfg.cors_allow_all {
         AllowOrigin::any()
     } else {
-        AllowOrigin::list(cfg.cors_allowed_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+        AllowOrigin::list(
+            cfg.cors_allowed_origins
+                .iter()
+                .filter_map(|o| HeaderValue::from_str(o).ok()),
+        )
     };
     CorsLayer::new()
         .allow_origin(origins)
-        .allow_methods([Method::DELETE, Method::GET, Method::OPTIONS, Method::PATCH, Method::POST, Method::PUT])
+        .allow_methods([
+            Method::DELETE,
+            Method::GET,
+            Method::OPTIONS,
+            Method::PATCH,
+            Method::POST,
+            Method::PUT,
+        ])
         .allow_headers([
             header::AUTHORIZATION,
             header::CONTENT_TYPE,
@@ -90,18 +105,30 @@ pub fn apply(router: Router, cfg: &Config) -> Router {
     router
         .layer(DefaultBodyLimit::max(cfg.json_body_limit))
         .layer(CompressionLayer::new())
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, cfg.request_timeout))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            cfg.request_timeout,
+        ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
-        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(cors(cfg))
         .layer(trace)
-        .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, HeaderName::from_static("token")]))
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            header::AUTHORIZATION,
+            HeaderName::from_static("token"),
+        ]))
         .layer(PropagateRequestIdLayer::new(X_REQUEST_ID.clone()))
-        .layer(SetRequestIdLayer::new(X_REQUEST_ID.clone(), MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(
+            X_REQUEST_ID.clone(),
+            MakeRequestUuid,
+        ))
 }
 
 #[cfg(test)]
@@ -110,12 +137,19 @@ mod tests {
 
     #[test]
     fn appends_slash_to_api_paths_only() {
-        let p = |s: &str| append_slash(Request::builder().uri(s).body(()).unwrap()).uri().to_string();
+        let p = |s: &str| {
+            append_slash(Request::builder().uri(s).body(()).unwrap())
+                .uri()
+                .to_string()
+        };
         assert_eq!(p("/api/auth/me"), "/api/auth/me/");
         assert_eq!(p("/api/leads?limit=5"), "/api/leads/?limit=5");
         assert_eq!(p("/api/leads/"), "/api/leads/");
         assert_eq!(p("/healthz"), "/healthz/");
         assert_eq!(p("/swagger-ui/index.css"), "/swagger-ui/index.css");
-        assert_eq!(p("/api/schema/redoc/redoc.standalone.js"), "/api/schema/redoc/redoc.standalone.js");
+        assert_eq!(
+            p("/api/schema/redoc/redoc.standalone.js"),
+            "/api/schema/redoc/redoc.standalone.js"
+        );
     }
 }

@@ -24,7 +24,11 @@ impl Page {
             .filter(|v| *v > 0)
             .map(|v| v.min(MAX_LIMIT))
             .unwrap_or(DEFAULT_LIMIT);
-        let offset = q.get("offset").and_then(|v| v.trim().parse::<i64>().ok()).filter(|v| *v >= 0).unwrap_or(0);
+        let offset = q
+            .get("offset")
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .filter(|v| *v >= 0)
+            .unwrap_or(0);
         Page { limit, offset }
     }
 }
@@ -43,10 +47,40 @@ mod tests {
     #[test]
     fn defaults_like_upstream() {
         let p = |q: &str| Page::from_query(&RawQuery::parse(Some(q)));
-        assert_eq!(p(""), Page { limit: 10, offset: 0 });
-        assert_eq!(p("limit=abc&offset=-3"), Page { limit: 10, offset: 0 });
-        assert_eq!(p("limit=0"), Page { limit: 10, offset: 0 });
-        assert_eq!(p("limit=5&offset=20&limit=7"), Page { limit: 7, offset: 20 });
-        assert_eq!(p("limit=999999"), Page { limit: MAX_LIMIT, offset: 0 });
+        assert_eq!(
+            p(""),
+            Page {
+                limit: 10,
+                offset: 0
+            }
+        );
+        assert_eq!(
+            p("limit=abc&offset=-3"),
+            Page {
+                limit: 10,
+                offset: 0
+            }
+        );
+        assert_eq!(
+            p("limit=0"),
+            Page {
+                limit: 10,
+                offset: 0
+            }
+        );
+        assert_eq!(
+            p("limit=5&offset=20&limit=7"),
+            Page {
+                limit: 7,
+                offset: 20
+            }
+        );
+        assert_eq!(
+            p("limit=999999"),
+            Page {
+                limit: MAX_LIMIT,
+                offset: 0
+            }
+        );
     }
 }

@@ -12,7 +12,11 @@ use crate::error::ApiError;
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Job {
     /// E-mail the activation link to a newly registered user.
-    ActivationEmail { user_id: Uuid, email: String, link: String },
+    ActivationEmail {
+        user_id: Uuid,
+        email: String,
+        link: String,
+    },
 }
 
 pub async fn enqueue(_tx: &mut Tx, org_id: Option<Uuid>, job: Job) -> Result<(), ApiError> {
