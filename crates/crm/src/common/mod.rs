@@ -1,5 +1,6 @@
 //! Org-level resources shared by every module: organizations, profiles (memberships), enums.
 
+pub mod activity;
 pub mod bootstrap;
 pub mod enums;
 pub mod orgs;
