@@ -19,7 +19,11 @@ fn bottlecrm(db_url: &str, args: &[&str]) -> Output {
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 #[tokio::test]
@@ -31,7 +35,10 @@ async fn migrate_then_rls_status_and_failure_when_a_policy_is_dropped() {
     let out = bottlecrm(&db.url(), &["rls", "status"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("teams_users"));
-    sqlx::query("DROP POLICY org_isolation ON contacts").execute(&db.admin).await.unwrap();
+    sqlx::query("DROP POLICY org_isolation ON contacts")
+        .execute(&db.admin)
+        .await
+        .unwrap();
     let out = bottlecrm(&db.url(), &["rls", "status"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("MISSING"));
@@ -41,14 +48,22 @@ async fn migrate_then_rls_status_and_failure_when_a_policy_is_dropped() {
     let out = bottlecrm(&db.url(), &["rls", "disable", "--yes"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("WARNING"));
-    assert_eq!(bottlecrm(&db.url(), &["rls", "status"]).status.code(), Some(1));
+    assert_eq!(
+        bottlecrm(&db.url(), &["rls", "status"]).status.code(),
+        Some(1)
+    );
 }
 
 #[tokio::test]
 async fn verify_user_and_self_test() {
     let db = TestDb::new().await;
     let out = bottlecrm(&db.url(), &["rls", "verify-user"]);
-    assert_eq!(out.status.code(), Some(1), "superuser is unsafe: {}", text(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "superuser is unsafe: {}",
+        text(&out)
+    );
     assert!(text(&out).contains("SUPERUSER"));
     let out = bottlecrm(&db.app_url(), &["rls", "verify-user"]);
     assert!(out.status.success(), "{}", text(&out));
@@ -63,7 +78,13 @@ async fn verify_user_and_self_test() {
 async fn createsuperuser_is_non_interactive() {
     let db = TestDb::new().await;
     let out = Command::new(env!("CARGO_BIN_EXE_bottlecrm"))
-        .args(["createsuperuser", "--email", "root@example.com", "--org-name", "Root Org"])
+        .args([
+            "createsuperuser",
+            "--email",
+            "root@example.com",
+            "--org-name",
+            "Root Org",
+        ])
         .env("DATABASE_URL", db.url())
         .env("BOTTLECRM_PASSWORD", "from-env-pass")
         .stdin(Stdio::null())
@@ -80,7 +101,16 @@ async fn createsuperuser_is_non_interactive() {
     assert!(su);
     assert_eq!(role, "ADMIN");
     // A second time: a clear error, not a crash.
-    let out = bottlecrm(&db.url(), &["createsuperuser", "--email", "root@example.com", "--password", "another-pass"]);
+    let out = bottlecrm(
+        &db.url(),
+        &[
+            "createsuperuser",
+            "--email",
+            "root@example.com",
+            "--password",
+            "another-pass",
+        ],
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).contains("already exists"));
 }
@@ -98,7 +128,11 @@ async fn bad_configuration_is_one_clear_line() {
         .env("ACCESS_TOKEN_LIFETIME", "soon")
         .output()
         .unwrap();
-    assert!(text(&out).contains("ACCESS_TOKEN_LIFETIME"), "{}", text(&out));
+    assert!(
+        text(&out).contains("ACCESS_TOKEN_LIFETIME"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[tokio::test]
@@ -146,12 +180,18 @@ async fn serve_answers_and_shuts_down_gracefully_on_sigterm() {
         }
     }
     let addr = addr.unwrap_or_else(|| panic!("no listening line: {printed:?}"));
-    assert!(printed.iter().any(|l| l.contains("created the first admin")), "{printed:?}");
+    assert!(
+        printed
+            .iter()
+            .any(|l| l.contains("created the first admin")),
+        "{printed:?}"
+    );
     // A plain HTTP/1.1 request over TCP.
     let body = tokio::task::spawn_blocking(move || {
         use std::io::{Read, Write};
         let mut s = std::net::TcpStream::connect(&addr).unwrap();
-        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
         let mut out = String::new();
         s.read_to_string(&mut out).unwrap();
         out
@@ -160,7 +200,10 @@ async fn serve_answers_and_shuts_down_gracefully_on_sigterm() {
     .unwrap();
     assert!(body.starts_with("HTTP/1.1 200"), "{body}");
     assert!(body.contains("\"database\":\"ok\""));
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let code = child.wait().unwrap();
     assert!(code.success(), "graceful exit: {code:?}");
@@ -168,11 +211,17 @@ async fn serve_answers_and_shuts_down_gracefully_on_sigterm() {
 
 #[test]
 fn openapi_subcommand_prints_the_document() {
-    let out = Command::new(env!("CARGO_BIN_EXE_bottlecrm")).args(["openapi", "--format", "json"]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_bottlecrm"))
+        .args(["openapi", "--format", "json"])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["openapi"], "3.1.0");
-    let out = Command::new(env!("CARGO_BIN_EXE_bottlecrm")).arg("--help").output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_bottlecrm"))
+        .arg("--help")
+        .output()
+        .unwrap();
     let help = String::from_utf8_lossy(&out.stdout);
     for cmd in ["serve", "migrate", "rls", "createsuperuser", "openapi"] {
         assert!(help.contains(cmd), "{help}");
