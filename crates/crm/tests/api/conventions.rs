@@ -225,15 +225,16 @@ async fn openapi_document_snapshot() {
     );
 }
 
+async fn boom() -> &'static str {
+    panic!("boom")
+}
+
 #[tokio::test]
 async fn a_panicking_handler_becomes_a_json_500() {
     use axum::routing::get;
     use tower::ServiceExt;
     let cfg = crm::Config::for_tests("postgres://unused@localhost/unused");
-    let router = crm::http::layers::apply(
-        axum::Router::new().route("/boom/", get(|| async { panic!("boom") })),
-        &cfg,
-    );
+    let router = crm::http::layers::apply(axum::Router::new().route("/boom/", get(boom)), &cfg);
     let res = router
         .oneshot(
             Request::builder()
