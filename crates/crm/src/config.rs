@@ -49,6 +49,38 @@ pub struct Config {
     pub default_from_email: String,
     /// Trust the first `X-Forwarded-For` entry as the client address (only behind a proxy).
     pub trust_proxy: bool,
+    /// Upstream's ADMIN_EMAIL, shown in `GET /api/users/`.
+    pub admin_email: String,
+    pub google: GoogleConfig,
+}
+
+/// Google sign-in. Endpoints are settings so tests (and other OpenID providers) can stand in.
+#[derive(Clone, Debug)]
+pub struct GoogleConfig {
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub token_url: String,
+    pub jwks_url: String,
+    /// Accepted `iss` values of the ID token.
+    pub issuers: Vec<String>,
+}
+
+impl GoogleConfig {
+    fn from_env() -> Self {
+        GoogleConfig {
+            client_id: var("GOOGLE_CLIENT_ID"),
+            client_secret: var("GOOGLE_CLIENT_SECRET"),
+            token_url: var("GOOGLE_TOKEN_URL")
+                .unwrap_or_else(|| "https://oauth2.googleapis.com/token".into()),
+            jwks_url: var("GOOGLE_JWKS_URL")
+                .unwrap_or_else(|| "https://www.googleapis.com/oauth2/v3/certs".into()),
+            issuers: var("GOOGLE_ISSUER")
+                .map(|v| v.split(',').map(|s| s.trim().to_string()).collect())
+                .unwrap_or_else(|| {
+                    vec!["https://accounts.google.com".into(), "accounts.google.com".into()]
+                }),
+        }
+    }
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@localhost/bottlecrm";
@@ -202,6 +234,8 @@ impl Config {
             default_from_email: var("DEFAULT_FROM_EMAIL")
                 .unwrap_or_else(|| "no-reply@bottlecrm.local".into()),
             trust_proxy: parse_bool("TRUST_PROXY")?,
+            admin_email: var("ADMIN_EMAIL").unwrap_or_else(|| "admin@bottlecrm.com".into()),
+            google: GoogleConfig::from_env(),
         })
     }
 
@@ -229,6 +263,14 @@ impl Config {
             login_window: Duration::from_secs(900),
             default_from_email: "no-reply@bottlecrm.local".into(),
             trust_proxy: false,
+            admin_email: "admin@bottlecrm.com".into(),
+            google: GoogleConfig {
+                client_id: None,
+                client_secret: None,
+                token_url: "http://127.0.0.1:9/token".into(),
+                jwks_url: "http://127.0.0.1:9/jwks".into(),
+                issuers: vec!["https://accounts.google.com".into()],
+            },
         }
     }
 }

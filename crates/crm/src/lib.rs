@@ -20,7 +20,7 @@ pub use state::AppState;
 
 fn api_routes() -> Router<AppState> {
     use auth::handlers as a;
-    use common::{orgs, profiles};
+    use common::{activity, api_settings, audit, dashboard, orgs, profiles, tags, teams, users};
     Router::new()
         .route("/api/auth/login/", post(a::login))
         .route("/api/auth/register/", post(a::register))
@@ -31,6 +31,7 @@ fn api_routes() -> Router<AppState> {
         .route("/api/auth/me/", get(a::me))
         .route("/api/auth/profile/", get(a::profile))
         .route("/api/auth/switch-org/", post(a::switch_org))
+        .route("/api/auth/google/callback/", post(auth::google::callback))
         .route("/api/org/", get(orgs::list_orgs).post(orgs::create))
         .route(
             "/api/org/settings/",
@@ -46,6 +47,21 @@ fn api_routes() -> Router<AppState> {
             "/api/profile/",
             get(profiles::get_profile).patch(profiles::patch_profile),
         )
+        .route("/api/org/{id}/rotate-api-key/", post(orgs::rotate_api_key))
+        .route("/api/users/", get(users::list).post(users::create))
+        .route("/api/users/get-teams-and-users/", get(users::teams_and_users))
+        .route("/api/user/{id}/", get(users::detail).put(users::put).patch(users::patch).delete(users::delete))
+        .route("/api/user/{id}/status/", post(users::set_status))
+        .route("/api/teams/", get(teams::list).post(teams::create))
+        .route("/api/teams/{id}/", get(teams::detail).put(teams::put).patch(teams::patch).delete(teams::delete))
+        .route("/api/tags/", get(tags::list).post(tags::create))
+        .route("/api/tags/{id}/", get(tags::detail).put(tags::update).delete(tags::archive))
+        .route("/api/tags/{id}/restore/", post(tags::restore))
+        .route("/api/api-settings/", get(api_settings::list).post(api_settings::create))
+        .route("/api/api-settings/{id}/", get(api_settings::detail).put(api_settings::put).patch(api_settings::patch).delete(api_settings::delete))
+        .route("/api/activities/", get(activity::list))
+        .route("/api/audit-log/", get(audit::list))
+        .route("/api/dashboard/", get(dashboard::dashboard))
         .route("/healthz/", get(http::health::healthz))
 }
 

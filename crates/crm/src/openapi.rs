@@ -4,7 +4,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use crate::auth::{dto as auth_dto, handlers as auth};
-use crate::common::{orgs, profiles};
+use crate::auth::google;
+use crate::common::{activity, api_settings, audit, dashboard, orgs, profiles, tags, teams, users};
 use crate::http::health;
 
 struct Security;
@@ -38,6 +39,14 @@ impl Modify for Security {
         auth::me, auth::profile, auth::switch_org,
         orgs::list_orgs, orgs::create, orgs::get_org, orgs::update_org, orgs::get_settings, orgs::patch_settings,
         profiles::get_profile, profiles::patch_profile,
+        google::callback, orgs::rotate_api_key,
+        users::list, users::create, users::detail, users::put, users::patch, users::delete, users::set_status,
+        users::teams_and_users,
+        teams::list, teams::create, teams::detail, teams::put, teams::patch, teams::delete,
+        tags::list, tags::create, tags::detail, tags::update, tags::archive, tags::restore,
+        api_settings::list, api_settings::create, api_settings::detail, api_settings::put, api_settings::patch,
+        api_settings::delete,
+        activity::list, audit::list, dashboard::dashboard,
     ),
     components(schemas(
         auth_dto::LoginRequest, auth_dto::LoginResponse, auth_dto::UserSummary, auth_dto::OrgMembership,
@@ -46,6 +55,11 @@ impl Modify for Security {
         auth_dto::SwitchOrgResponse, auth_dto::SwitchProfile, auth_dto::ProfileDetail, auth_dto::UserMini,
         auth_dto::OrgMini, orgs::OrgListResponse, orgs::ProfileOrg, orgs::OrgSettings, profiles::ProfileObj,
         profiles::UserDetails, profiles::ProfileResponse,
+        google::GoogleLoginResponse, google::GoogleUser, users::UsersListResponse, users::ActiveUsers,
+        users::InactiveUsers, users::StatusResponse, users::TeamsAndUsers, teams::TeamObj, teams::TeamListResponse,
+        tags::TagObj, tags::TagListResponse, api_settings::ApiSettingObj, api_settings::ApiSettingsList,
+        activity::ActivityObj, activity::ActivityUser, activity::ActivityListResponse, audit::AuditEntry,
+        audit::AuditUser, audit::AuditLogResponse,
     )),
     modifiers(&Security),
     tags(
@@ -53,6 +67,13 @@ impl Modify for Security {
         (name = "org", description = "Organizations and their settings"),
         (name = "profile", description = "The caller's membership"),
         (name = "health", description = "Liveness and database reachability"),
+        (name = "users", description = "Members of the org"),
+        (name = "teams", description = "Teams of members"),
+        (name = "tags", description = "Tags (archived, not deleted)"),
+        (name = "api-settings", description = "Keys for the website lead form"),
+        (name = "activities", description = "The org's activity stream"),
+        (name = "audit", description = "Security audit log (admins)"),
+        (name = "dashboard", description = "Home page figures"),
     )
 )]
 pub struct ApiDoc;

@@ -3,6 +3,7 @@
 
 pub mod activation;
 pub mod dto;
+pub mod google;
 pub mod handlers;
 pub mod jwt;
 pub mod password;
@@ -178,7 +179,8 @@ impl FromRequestParts<AppState> for Caller {
                 })
             }
             Credentials::ApiKey(key) => {
-                let acting = service::api_key_actor(state, &key).await?;
+                let req = crate::common::audit::RequestInfo::from_parts(parts, state.cfg.trust_proxy);
+                let acting = service::api_key_actor(state, &key, &req).await?;
                 Ok(Caller {
                     user_id: acting.user_id,
                     email: acting.email,

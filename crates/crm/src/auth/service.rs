@@ -29,6 +29,27 @@ pub async fn org_by_api_key(pool: &PgPool, key: &str) -> Result<Uuid, ApiError> 
         .ok_or_else(|| invalid_api_key("Invalid API Key"))
 }
 
+/// `org_by_api_key`, recording an unknown key in the audit log (by its first characters only).
+pub async fn org_by_api_key_audited(
+    pool: &PgPool,
+    key: &str,
+    req: &crate::common::audit::RequestInfo,
+) -> Result<Uuid, ApiError> {
+    let result = org_by_api_key(pool, key).await;
+    if let Err(e) = &result {
+        if e.status == StatusCode::UNAUTHORIZED {
+            use crate::common::audit::{Event, write_now};
+            let prefix: String = key.chars().take(4).collect();
+            let ev = Event::new("API_KEY_INVALID", None, None)
+                .describe("Invalid API key")
+                .meta(json!({"api_key_prefix": prefix}))
+                .failed();
+            write_now(pool, req, ev).await;
+        }
+    }
+    result
+}
+
 /// Who an API-key request acts as: the org's newest active ADMIN (upstream's rule).
 pub async fn acting_admin(
     tx: &mut Tx,
@@ -54,10 +75,19 @@ pub struct ApiKeyActor {
     pub email: String,
 }
 
-pub async fn api_key_actor(state: &AppState, key: &str) -> Result<ApiKeyActor, ApiError> {
-    let org_id = org_by_api_key(&state.pool, key).await?;
+pub async fn api_key_actor(
+    state: &AppState,
+    key: &str,
+    req: &crate::common::audit::RequestInfo,
+) -> Result<ApiKeyActor, ApiError> {
+    use crate::common::audit;
+    let org_id = org_by_api_key_audited(&state.pool, key, req).await?;
     let mut tx = tenant::begin(&state.pool, Some(org_id), None).await?;
     let (user_id, email, _) = acting_admin(&mut tx, org_id).await?;
+    let ev = audit::Event::new("API_KEY_USED", Some(user_id), Some(org_id))
+        .describe("API key used")
+        .meta(json!({"endpoint": req.path}));
+    audit::write(&mut tx, req, ev).await?;
     tx.commit().await?;
     Ok(ApiKeyActor {
         org_id,

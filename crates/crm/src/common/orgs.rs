@@ -255,6 +255,35 @@ pub async fn update_org(
     ))
 }
 
+/// Replaces the org API key; the old key stops working at once. Admins only, and only with a
+/// JWT: a leaked key must not be able to lock its owners out by rotating itself.
+#[utoipa::path(post, path = "/api/org/{id}/rotate-api-key/", tag = "org", security(("jwt" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, description = "`{\"error\": false, \"message\": \"API key rotated\", \"api_key\": \"<new key>\"}`"),
+              (status = 403), (status = 404)))]
+pub async fn rotate_api_key(
+    mut t: Tenant,
+    req: super::audit::RequestInfo,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    same_org(&t, &id)?;
+    if t.via_api_key || !t.is_admin() {
+        return Err(ApiError::permission_denied());
+    }
+    let key = Uuid::new_v4().to_string();
+    sqlx::query("UPDATE organization SET api_key = $2, updated_at = now(), updated_by_id = $3 WHERE id = $1")
+        .bind(t.org_id)
+        .bind(&key)
+        .bind(t.user_id)
+        .execute(&mut *t.tx)
+        .await?;
+    let ev = super::audit::Event::new("API_KEY_ROTATED", Some(t.user_id), Some(t.org_id))
+        .describe(format!("API key rotated by {}", t.email));
+    super::audit::write(&mut t.tx, &req, ev).await?;
+    t.commit().await?;
+    Ok(Json(json!({"error": false, "message": "API key rotated", "api_key": key})))
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrgSettings {
     pub id: Uuid,

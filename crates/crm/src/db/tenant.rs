@@ -11,6 +11,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::auth::{self, Credentials, jwt::TokenType};
+use crate::common::audit;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -125,10 +126,16 @@ impl FromRequestParts<AppState> for Tenant {
                 })
             }
             Credentials::ApiKey(key) => {
-                let org_id = auth::service::org_by_api_key(&state.pool, &key).await?;
+                let req = audit::RequestInfo::from_parts(parts, state.cfg.trust_proxy);
+                let org_id = auth::service::org_by_api_key_audited(&state.pool, &key, &req).await?;
                 let mut tx = begin(&state.pool, Some(org_id), None).await?;
                 let (user_id, email, (profile_id, role, is_organization_admin)) =
                     auth::service::acting_admin(&mut tx, org_id).await?;
+                // Committed with the request's own changes: a use that rolls back leaves no row.
+                let ev = audit::Event::new("API_KEY_USED", Some(user_id), Some(org_id))
+                    .describe("API key used")
+                    .meta(json!({"endpoint": req.path}));
+                audit::write(&mut tx, &req, ev).await?;
                 Ok(Tenant {
                     tx,
                     org_id,

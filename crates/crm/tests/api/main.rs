@@ -4,5 +4,10 @@
 mod auth;
 mod conventions;
 mod migrate;
+mod org_audit;
+mod org_dashboard;
+mod org_google;
+mod org_teams_tags;
+mod org_users;
 mod orgs;
 mod rls;
