@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::auth::{dto as auth_dto, handlers as auth};
+use crate::auth::{dto as auth_dto, handlers as auth, password_reset};
 use crate::common::{orgs, profiles};
 use crate::http::health;
 
@@ -36,6 +36,7 @@ impl Modify for Security {
         health::healthz,
         auth::login, auth::register, auth::activate, auth::activate_link, auth::refresh, auth::logout,
         auth::me, auth::profile, auth::switch_org,
+        password_reset::request, password_reset::confirm,
         orgs::list_orgs, orgs::create, orgs::get_org, orgs::update_org, orgs::get_settings, orgs::patch_settings,
         profiles::get_profile, profiles::patch_profile,
     ),
@@ -46,6 +47,7 @@ impl Modify for Security {
         auth_dto::SwitchOrgResponse, auth_dto::SwitchProfile, auth_dto::ProfileDetail, auth_dto::UserMini,
         auth_dto::OrgMini, orgs::OrgListResponse, orgs::ProfileOrg, orgs::OrgSettings, profiles::ProfileObj,
         profiles::UserDetails, profiles::ProfileResponse,
+        password_reset::PasswordResetRequest, password_reset::PasswordResetConfirm,
     )),
     modifiers(&Security),
     tags(

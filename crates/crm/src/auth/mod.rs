@@ -6,6 +6,7 @@ pub mod dto;
 pub mod handlers;
 pub mod jwt;
 pub mod password;
+pub mod password_reset;
 pub mod ratelimit;
 pub mod service;
 

@@ -3,6 +3,7 @@
 
 mod auth;
 mod conventions;
+mod jobs;
 mod migrate;
 mod orgs;
 mod rls;
