@@ -8,6 +8,7 @@ pub mod db;
 pub mod error;
 pub mod http;
 pub mod jobs;
+pub mod mail;
 pub mod openapi;
 pub mod state;
 pub mod testkit;
@@ -28,6 +29,14 @@ fn api_routes() -> Router<AppState> {
         .route("/api/auth/activate/{uid}/{token}/", get(a::activate_link))
         .route("/api/auth/refresh-token/", post(a::refresh))
         .route("/api/auth/logout/", post(a::logout))
+        .route(
+            "/api/auth/password-reset/",
+            post(auth::password_reset::request),
+        )
+        .route(
+            "/api/auth/password-reset/confirm/",
+            post(auth::password_reset::confirm),
+        )
         .route("/api/auth/me/", get(a::me))
         .route("/api/auth/profile/", get(a::profile))
         .route("/api/auth/switch-org/", post(a::switch_org))

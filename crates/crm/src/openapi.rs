@@ -3,8 +3,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::auth::{dto as auth_dto, handlers as auth};
-use crate::auth::google;
+use crate::auth::{dto as auth_dto, google, handlers as auth, password_reset};
 use crate::common::{activity, api_settings, audit, dashboard, orgs, profiles, tags, teams, users};
 use crate::http::health;
 
@@ -37,6 +36,7 @@ impl Modify for Security {
         health::healthz,
         auth::login, auth::register, auth::activate, auth::activate_link, auth::refresh, auth::logout,
         auth::me, auth::profile, auth::switch_org,
+        password_reset::request, password_reset::confirm,
         orgs::list_orgs, orgs::create, orgs::get_org, orgs::update_org, orgs::get_settings, orgs::patch_settings,
         profiles::get_profile, profiles::patch_profile,
         google::callback, orgs::rotate_api_key,
@@ -60,6 +60,7 @@ impl Modify for Security {
         tags::TagObj, tags::TagListResponse, api_settings::ApiSettingObj, api_settings::ApiSettingsList,
         activity::ActivityObj, activity::ActivityUser, activity::ActivityListResponse, audit::AuditEntry,
         audit::AuditUser, audit::AuditLogResponse,
+        password_reset::PasswordResetRequest, password_reset::PasswordResetConfirm,
     )),
     modifiers(&Security),
     tags(

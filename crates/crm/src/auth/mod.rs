@@ -7,6 +7,7 @@ pub mod google;
 pub mod handlers;
 pub mod jwt;
 pub mod password;
+pub mod password_reset;
 pub mod ratelimit;
 pub mod service;
 

@@ -3,6 +3,7 @@
 
 mod auth;
 mod conventions;
+mod jobs;
 mod migrate;
 mod org_audit;
 mod org_dashboard;
