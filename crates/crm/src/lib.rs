@@ -8,6 +8,7 @@ pub mod db;
 pub mod error;
 pub mod http;
 pub mod jobs;
+pub mod leads;
 pub mod openapi;
 pub mod state;
 pub mod testkit;
@@ -47,6 +48,7 @@ fn api_routes() -> Router<AppState> {
             get(profiles::get_profile).patch(profiles::patch_profile),
         )
         .route("/healthz/", get(http::health::healthz))
+        .merge(leads::routes())
 }
 
 /// The whole HTTP application.

@@ -6,6 +6,7 @@ use utoipa::{Modify, OpenApi};
 use crate::auth::{dto as auth_dto, handlers as auth};
 use crate::common::{orgs, profiles};
 use crate::http::health;
+use crate::leads::{dto as leads_dto, handlers as leads};
 
 struct Security;
 
@@ -38,6 +39,8 @@ impl Modify for Security {
         auth::me, auth::profile, auth::switch_org,
         orgs::list_orgs, orgs::create, orgs::get_org, orgs::update_org, orgs::get_settings, orgs::patch_settings,
         profiles::get_profile, profiles::patch_profile,
+        leads::list, leads::create, leads::detail, leads::put, leads::patch, leads::delete, leads::upload,
+        leads::export, leads::create_from_site,
     ),
     components(schemas(
         auth_dto::LoginRequest, auth_dto::LoginResponse, auth_dto::UserSummary, auth_dto::OrgMembership,
@@ -46,6 +49,9 @@ impl Modify for Security {
         auth_dto::SwitchOrgResponse, auth_dto::SwitchProfile, auth_dto::ProfileDetail, auth_dto::UserMini,
         auth_dto::OrgMini, orgs::OrgListResponse, orgs::ProfileOrg, orgs::OrgSettings, profiles::ProfileObj,
         profiles::UserDetails, profiles::ProfileResponse,
+        leads_dto::LeadObj, leads_dto::LeadListResponse, leads_dto::OpenLeads, leads_dto::CloseLeads,
+        leads_dto::LeadDetailResponse, leads_dto::LeadCreated, leads_dto::LeadConverted, leads_dto::MessageResponse,
+        leads_dto::ImportResponse, leads_dto::ImportRowError,
     )),
     modifiers(&Security),
     tags(
@@ -53,6 +59,7 @@ impl Modify for Security {
         (name = "org", description = "Organizations and their settings"),
         (name = "profile", description = "The caller's membership"),
         (name = "health", description = "Liveness and database reachability"),
+        (name = "leads", description = "Leads, conversion, import/export, web-to-lead"),
     )
 )]
 pub struct ApiDoc;

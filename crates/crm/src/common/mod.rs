@@ -2,6 +2,7 @@
 
 pub mod activity;
 pub mod bootstrap;
+pub mod choices;
 pub mod enums;
 pub mod orgs;
 pub mod profiles;
