@@ -249,6 +249,7 @@ fn validate_value(kind: Kind, raw: &Value) -> Result<Val, String> {
                 Kind::Email if s.len() > 254 || !crate::auth::service::is_valid_email(&s) => {
                     Err("Enter a valid email address.".into())
                 }
+                Kind::Email => ok(s),
                 Kind::Phone if s.is_empty() => ok(s),
                 Kind::Phone => {
                     let n = s.chars().count();

@@ -381,9 +381,9 @@ pub async fn upload(mut t: Tenant, mut mp: Multipart) -> ApiResult<Json<Value>> 
     let mut rows: Vec<(usize, LeadInput)> = Vec::new();
     let mut failures: Vec<dto::ImportRowError> = Vec::new();
     let mut seen_emails: HashMap<String, usize> = HashMap::new();
-    for (i, record) in reader.records().enumerate() {
-        let line = i + 2;
+    for record in reader.records() {
         let record = record.map_err(|_| import_error("Not a valid CSV file", vec![]))?;
+        let line = record.position().map_or(0, |p| p.line() as usize);
         if record.iter().all(str::is_empty) {
             continue;
         }

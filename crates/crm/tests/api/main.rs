@@ -3,6 +3,7 @@
 
 mod auth;
 mod conventions;
+mod leads;
 mod migrate;
 mod orgs;
 mod rls;
