@@ -1,5 +1,6 @@
 //! The `bottlecrm` command: one binary for the server and its operations.
 
+mod seed;
 mod serve;
 
 use std::process::ExitCode;
@@ -47,6 +48,9 @@ enum Command {
         #[arg(long, default_value = "My Organization")]
         org_name: String,
     },
+    /// Fill the database with fake organizations, users, teams, tags, contacts, accounts and
+    /// leads (deterministic with --seed; fast enough for a million leads).
+    Seed(seed::SeedArgs),
     /// Print the OpenAPI document (YAML by default).
     Openapi {
         /// Output format.
@@ -155,6 +159,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "created superuser {} (id {}) as ADMIN of org {:?} (id {})",
                 email, created.user_id, org_name, created.org_id
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Seed(args) => {
+            let pool = db::connect(&cfg.database_url, 2).await?;
+            seed::run(&pool, args).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Openapi { .. } => unreachable!("handled above"),
