@@ -1,6 +1,7 @@
 //! The `bottlecrm` command: one binary for the server and its operations.
 
 mod jobs_cmd;
+mod seed;
 mod serve;
 
 use std::process::ExitCode;
@@ -55,6 +56,9 @@ enum Command {
         #[arg(long, default_value = "My Organization")]
         org_name: String,
     },
+    /// Fill the database with fake organizations, users, teams, tags, contacts, accounts and
+    /// leads (deterministic with --seed; fast enough for a million leads).
+    Seed(seed::SeedArgs),
     /// Print the OpenAPI document (YAML by default).
     Openapi {
         /// Output format.
@@ -165,6 +169,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "created superuser {} (id {}) as ADMIN of org {:?} (id {})",
                 email, created.user_id, org_name, created.org_id
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Seed(args) => {
+            let pool = db::connect(&cfg.database_url, 2).await?;
+            seed::run(&pool, args).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Openapi { .. } => unreachable!("handled above"),

@@ -9,6 +9,7 @@ pub mod error;
 pub mod http;
 pub mod jobs;
 pub mod mail;
+pub mod leads;
 pub mod openapi;
 pub mod state;
 pub mod testkit;
@@ -72,6 +73,7 @@ fn api_routes() -> Router<AppState> {
         .route("/api/audit-log/", get(audit::list))
         .route("/api/dashboard/", get(dashboard::dashboard))
         .route("/healthz/", get(http::health::healthz))
+        .merge(leads::routes())
 }
 
 /// The whole HTTP application.

@@ -6,6 +6,7 @@ use utoipa::{Modify, OpenApi};
 use crate::auth::{dto as auth_dto, google, handlers as auth, password_reset};
 use crate::common::{activity, api_settings, audit, dashboard, orgs, profiles, tags, teams, users};
 use crate::http::health;
+use crate::leads::{dto as leads_dto, handlers as leads};
 
 struct Security;
 
@@ -47,6 +48,8 @@ impl Modify for Security {
         api_settings::list, api_settings::create, api_settings::detail, api_settings::put, api_settings::patch,
         api_settings::delete,
         activity::list, audit::list, dashboard::dashboard,
+        leads::list, leads::create, leads::detail, leads::put, leads::patch, leads::delete, leads::upload,
+        leads::export, leads::create_from_site,
     ),
     components(schemas(
         auth_dto::LoginRequest, auth_dto::LoginResponse, auth_dto::UserSummary, auth_dto::OrgMembership,
@@ -61,6 +64,9 @@ impl Modify for Security {
         activity::ActivityObj, activity::ActivityUser, activity::ActivityListResponse, audit::AuditEntry,
         audit::AuditUser, audit::AuditLogResponse,
         password_reset::PasswordResetRequest, password_reset::PasswordResetConfirm,
+        leads_dto::LeadObj, leads_dto::LeadListResponse, leads_dto::OpenLeads, leads_dto::CloseLeads,
+        leads_dto::LeadDetailResponse, leads_dto::LeadCreated, leads_dto::LeadConverted, leads_dto::MessageResponse,
+        leads_dto::ImportResponse, leads_dto::ImportRowError,
     )),
     modifiers(&Security),
     tags(
@@ -75,6 +81,7 @@ impl Modify for Security {
         (name = "activities", description = "The org's activity stream"),
         (name = "audit", description = "Security audit log (admins)"),
         (name = "dashboard", description = "Home page figures"),
+        (name = "leads", description = "Leads, conversion, import/export, web-to-lead"),
     )
 )]
 pub struct ApiDoc;

@@ -5,6 +5,7 @@ pub mod api_settings;
 pub mod audit;
 pub mod dashboard;
 pub mod bootstrap;
+pub mod choices;
 pub mod enums;
 pub mod ids;
 pub mod orgs;

@@ -4,6 +4,7 @@
 mod auth;
 mod conventions;
 mod jobs;
+mod leads;
 mod migrate;
 mod org_audit;
 mod org_dashboard;

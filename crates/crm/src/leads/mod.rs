@@ -1,0 +1,32 @@
+//! Leads: list/create/detail/update/delete, conversion into account + contact + opportunity,
+//! CSV import and export, and the public web-to-lead form.
+
+pub mod dto;
+pub mod handlers;
+pub mod model;
+pub mod service;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+
+use crate::state::AppState;
+
+/// CSV uploads may be larger than JSON bodies.
+const UPLOAD_LIMIT: usize = 10 * 1024 * 1024;
+
+pub fn routes() -> Router<AppState> {
+    use handlers as h;
+    Router::new()
+        .route("/api/leads/", get(h::list).post(h::create))
+        .route("/api/leads/create-from-site/", post(h::create_from_site))
+        .route(
+            "/api/leads/upload/",
+            post(h::upload).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
+        )
+        .route("/api/leads/export/", get(h::export))
+        .route(
+            "/api/leads/{id}/",
+            get(h::detail).put(h::put).patch(h::patch).delete(h::delete),
+        )
+}

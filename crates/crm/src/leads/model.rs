@@ -1,0 +1,571 @@
+//! Lead rows and their SQL. Lists and details are rendered to JSON by PostgreSQL in one statement
+//! (see the `crm_*_obj` functions in migration 0030), so a page costs one query whatever it nests.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use sqlx::Postgres;
+use sqlx::postgres::PgArguments;
+use sqlx::query::{Query, QueryScalar};
+use uuid::Uuid;
+
+use super::dto::Val;
+use crate::db::tenant::Tx;
+use crate::error::{ApiError, FieldErrors};
+use crate::http::pagination::Page;
+use crate::http::query::RawQuery;
+
+/// The name activity records and e-mails use: title, else "first last", else e-mail.
+pub const NAME_SQL: &str = "coalesce(nullif(title, ''), nullif(trim(concat_ws(' ', first_name, last_name)), ''), nullif(email, ''), 'Lead ' || id)";
+
+/// Who may see and edit a lead (alias `l`): an admin ($admin), its creator ($user), an assignee
+/// ($profile), or a member of one of its teams. Placeholders are filled in by the caller.
+pub fn visible_sql(admin: &str, user: &str, profile: &str) -> String {
+    format!(
+        "({admin} OR l.created_by_id = {user}
+          OR EXISTS (SELECT 1 FROM lead_assigned_to a WHERE a.lead_id = l.id AND a.profile_id = {profile})
+          OR EXISTS (SELECT 1 FROM lead_teams lt JOIN teams_users tu ON tu.teams_id = lt.teams_id
+                     WHERE lt.lead_id = l.id AND tu.profile_id = {profile}))"
+    )
+}
+
+/// A bound parameter of a dynamically built statement.
+#[derive(Debug, Clone)]
+pub enum Bind {
+    Uuid(Uuid),
+    OptUuid(Option<Uuid>),
+    Uuids(Vec<Uuid>),
+    Text(String),
+    Ts(DateTime<Utc>),
+    Date(NaiveDate),
+    Bool(bool),
+    Val(Val),
+}
+
+fn bind<'q>(q: Query<'q, Postgres, PgArguments>, b: Bind) -> Query<'q, Postgres, PgArguments> {
+    match b {
+        Bind::Uuid(v) => q.bind(v),
+        Bind::OptUuid(v) => q.bind(v),
+        Bind::Uuids(v) => q.bind(v),
+        Bind::Text(v) => q.bind(v),
+        Bind::Ts(v) => q.bind(v),
+        Bind::Date(v) => q.bind(v),
+        Bind::Bool(v) => q.bind(v),
+        Bind::Val(Val::Text(v)) | Bind::Val(Val::Num(v)) => q.bind(v),
+        Bind::Val(Val::Int(v)) => q.bind(v),
+        Bind::Val(Val::Date(v)) => q.bind(v),
+        Bind::Val(Val::Bool(v)) => q.bind(v),
+    }
+}
+
+fn bind_scalar<'q, O>(
+    q: QueryScalar<'q, Postgres, O, PgArguments>,
+    b: Bind,
+) -> QueryScalar<'q, Postgres, O, PgArguments> {
+    match b {
+        Bind::Uuid(v) => q.bind(v),
+        Bind::OptUuid(v) => q.bind(v),
+        Bind::Uuids(v) => q.bind(v),
+        Bind::Text(v) => q.bind(v),
+        Bind::Ts(v) => q.bind(v),
+        Bind::Date(v) => q.bind(v),
+        Bind::Bool(v) => q.bind(v),
+        Bind::Val(Val::Text(v)) | Bind::Val(Val::Num(v)) => q.bind(v),
+        Bind::Val(Val::Int(v)) => q.bind(v),
+        Bind::Val(Val::Date(v)) => q.bind(v),
+        Bind::Val(Val::Bool(v)) => q.bind(v),
+    }
+}
+
+/// SQL text plus its parameters, numbered as they are pushed.
+#[derive(Default)]
+pub struct Sql {
+    pub binds: Vec<Bind>,
+}
+
+impl Sql {
+    /// Adds a parameter and returns its placeholder (`$n`).
+    pub fn p(&mut self, b: Bind) -> String {
+        self.binds.push(b);
+        format!("${}", self.binds.len())
+    }
+}
+
+/// The caller, as list and detail queries need it.
+pub struct Viewer {
+    pub org_id: Uuid,
+    pub user_id: Uuid,
+    pub profile_id: Uuid,
+    pub admin: bool,
+}
+
+/// `%value%` for ILIKE, with the pattern characters escaped.
+fn contains(v: &str) -> String {
+    let mut s = String::with_capacity(v.len() + 2);
+    s.push('%');
+    for c in v.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            s.push('\\');
+        }
+        s.push(c);
+    }
+    s.push('%');
+    s
+}
+
+fn parse_ts(raw: &str, end_of_day: bool) -> Option<DateTime<Utc>> {
+    let raw = raw.trim();
+    if let Ok(d) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
+        // A bare date as an upper bound includes that whole day.
+        let d = if end_of_day { d.succ_opt()? } else { d };
+        return Some(d.and_hms_opt(0, 0, 0)?.and_utc());
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
+        return Some(t.with_timezone(&Utc));
+    }
+    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M"]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(raw, f).ok())
+        .map(|t| t.and_utc())
+}
+
+/// Columns `ordering` may name (`-` for descending); anything else is ignored, as DRF does.
+const ORDERABLE: &[&str] = &[
+    "created_at", "updated_at", "title", "first_name", "last_name", "company_name", "email",
+    "status", "source", "rating", "opportunity_amount", "probability", "close_date", "city",
+    "last_contacted", "next_follow_up",
+];
+
+/// `ORDER BY` from `ordering` (comma-separated), always ending with creation time and id so
+/// pages are stable.
+pub fn order_by(q: &RawQuery) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for item in q.get("ordering").unwrap_or("").split(',') {
+        let item = item.trim();
+        let (desc, col) = match item.strip_prefix('-') {
+            Some(c) => (true, c),
+            None => (false, item),
+        };
+        if ORDERABLE.contains(&col) && !parts.iter().any(|p| p.split(' ').next() == Some(col)) {
+            parts.push(format!("{col} {}", if desc { "DESC" } else { "ASC" }));
+        }
+    }
+    if !parts.iter().any(|p| p.starts_with("created_at ")) {
+        parts.push("created_at DESC".into());
+    }
+    parts.push("id DESC".into());
+    parts.join(", ")
+}
+
+/// Filters of the list and the export, as SQL conditions on alias `l`. `$1` is the org.
+/// Returns whether any filter applies (then counts cannot come from `lead_counts`).
+pub fn filters(q: &RawQuery, sql: &mut Sql, v: &Viewer) -> Result<(String, bool), ApiError> {
+    let mut conds: Vec<String> = Vec::new();
+    let mut errors = FieldErrors::new();
+    let text = |k: &str| q.get(k).map(str::trim).filter(|s| !s.is_empty());
+    if let Some(s) = text("name") {
+        let p = sql.p(Bind::Text(contains(s)));
+        conds.push(format!("concat_ws(' ', l.first_name, l.last_name) ILIKE {p}"));
+    }
+    for (key, col) in [("salutation", "salutation"), ("city", "city"), ("email", "email")] {
+        if let Some(s) = text(key) {
+            let p = sql.p(Bind::Text(contains(s)));
+            conds.push(format!("l.{col} ILIKE {p}"));
+        }
+    }
+    for key in ["source", "status", "rating"] {
+        if let Some(s) = text(key) {
+            let p = sql.p(Bind::Text(s.to_string()));
+            conds.push(format!("l.{key} = {p}"));
+        }
+    }
+    if let Some(s) = text("search") {
+        let p = sql.p(Bind::Text(contains(s)));
+        conds.push(format!(
+            "(l.first_name ILIKE {p} OR l.last_name ILIKE {p} OR l.company_name ILIKE {p} OR l.email ILIKE {p} OR l.title ILIKE {p})"
+        ));
+    }
+    for (key, table, col) in [
+        ("assigned_to", "lead_assigned_to", "profile_id"),
+        ("tags", "lead_tags", "tags_id"),
+        ("teams", "lead_teams", "teams_id"),
+    ] {
+        // Repeated keys, or one comma-separated value.
+        let raw: Vec<&str> = q
+            .all(key)
+            .into_iter()
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
+        if raw.is_empty() {
+            continue;
+        }
+        let mut ids = Vec::new();
+        for r in raw {
+            match Uuid::parse_str(r) {
+                Ok(id) => ids.push(id),
+                Err(_) => errors.add(key, format!("“{r}” is not a valid UUID.")),
+            }
+        }
+        let p = sql.p(Bind::Uuids(ids));
+        conds.push(format!(
+            "EXISTS (SELECT 1 FROM {table} j WHERE j.lead_id = l.id AND j.{col} = ANY({p}))"
+        ));
+    }
+    for (key, op) in [("created_at__gte", ">="), ("created_at__lte", "<")] {
+        if let Some(s) = text(key) {
+            match parse_ts(s, op == "<") {
+                Some(t) => {
+                    let p = sql.p(Bind::Ts(t));
+                    conds.push(format!("l.created_at {op} {p}"));
+                }
+                None => errors.add(key, "Enter a valid date/time."),
+            }
+        }
+    }
+    for (key, op) in [("close_date__gte", ">="), ("close_date__lte", "<=")] {
+        if let Some(s) = text(key) {
+            match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+                Ok(d) => {
+                    let p = sql.p(Bind::Date(d));
+                    conds.push(format!("l.close_date {op} {p}"));
+                }
+                Err(_) => errors.add(key, "Enter a valid date."),
+            }
+        }
+    }
+    errors.into_result()?;
+    let filtered = !conds.is_empty();
+    if !v.admin {
+        let (u, p) = (sql.p(Bind::Uuid(v.user_id)), sql.p(Bind::Uuid(v.profile_id)));
+        conds.push(visible_sql("false", &u, &p));
+    }
+    let mut s = String::from("l.org_id = $1 AND l.status IS DISTINCT FROM 'converted'");
+    for c in conds {
+        s.push_str(" AND ");
+        s.push_str(&c);
+    }
+    Ok((s, filtered || !v.admin))
+}
+
+/// The list page as JSON text, without the static choice lists (the handler appends them).
+pub async fn list_json(tx: &mut Tx, v: &Viewer, q: &RawQuery, page: Page) -> Result<String, ApiError> {
+    let mut sql = Sql::default();
+    sql.p(Bind::Uuid(v.org_id));
+    let (cond, filtered) = filters(q, &mut sql, v)?;
+    let order = order_by(q);
+    let (limit, offset) = (page.limit, page.offset);
+    let open = "l.status IS DISTINCT FROM 'closed'";
+    let closed = "l.status = 'closed'";
+    let rows = |part: &str| {
+        format!(
+            "(SELECT coalesce(json_agg(crm_lead_obj(p.r)), '[]') FROM
+               (SELECT l AS r FROM lead l WHERE {cond} AND {part} ORDER BY {order} LIMIT {limit} OFFSET {offset}) p)"
+        )
+    };
+    let count = |part: &str, column: &str| {
+        if filtered {
+            format!("(SELECT count(*) FROM lead l WHERE {cond} AND {part})")
+        } else {
+            format!("coalesce((SELECT {column} FROM lead_counts WHERE org_id = $1), 0)")
+        }
+    };
+    let next = |rows: &str, total: &str| {
+        format!(
+            "CASE WHEN json_array_length({rows}) = 0 THEN 0
+                  WHEN {offset} + json_array_length({rows}) >= {total} THEN NULL
+                  ELSE {offset} + json_array_length({rows}) END"
+        )
+    };
+    let text = format!(
+        "WITH op AS (SELECT {open_rows} AS rows), cp AS (SELECT {closed_rows} AS rows),
+              cnt AS (SELECT {open_count} AS o, {closed_count} AS c)
+         SELECT json_build_object(
+            'per_page', {limit}, 'page_number', json_build_array({offset} / {limit} + 1),
+            'open_leads', json_build_object('leads_count', cnt.o, 'open_leads', op.rows, 'offset', {open_next}),
+            'close_leads', json_build_object('leads_count', cnt.c, 'close_leads', cp.rows, 'offset', {closed_next}),
+            'contacts', (SELECT coalesce(json_agg(json_build_object('id', c.id, 'first_name', c.first_name)), '[]')
+                         FROM (SELECT id, first_name FROM contacts WHERE org_id = $1 ORDER BY created_at DESC, id LIMIT 1000) c),
+            'tags', (SELECT coalesce(json_agg(crm_tag_obj(t.id) ORDER BY t.name), '[]')
+                     FROM tags t WHERE t.org_id = $1 AND t.is_active),
+            'users', (SELECT coalesce(json_agg(json_build_object('id', p.id, 'user__email', u.email) ORDER BY p.created_at DESC), '[]')
+                      FROM profile p JOIN users u ON u.id = p.user_id WHERE p.org_id = $1 AND p.is_active)
+         )::text FROM op, cp, cnt",
+        open_rows = rows(open),
+        closed_rows = rows(closed),
+        open_count = count(open, "open_count"),
+        closed_count = count(closed, "closed_count"),
+        open_next = next("op.rows", "cnt.o"),
+        closed_next = next("cp.rows", "cnt.c"),
+    );
+    let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(text));
+    for b in sql.binds {
+        query = bind_scalar(query, b);
+    }
+    Ok(query.fetch_one(&mut **tx).await?)
+}
+
+/// The detail page as JSON text (without the static lists), `Ok(None)` when the lead is not in
+/// the org, `Err(forbidden)` when the caller may not see it.
+pub async fn detail_json(tx: &mut Tx, v: &Viewer, id: Uuid) -> Result<Option<(bool, Option<String>)>, ApiError> {
+    let can_see = visible_sql("$5", "$3", "$4");
+    let text = format!(
+        "SELECT {can_see}, CASE WHEN {can_see} THEN json_build_object(
+            'lead_obj', crm_lead_obj(l),
+            'attachments', (SELECT coalesce(json_agg(json_build_object(
+                    'id', a.id, 'created_by', a.created_by_id, 'file_name', a.file_name,
+                    'created_at', crm_ts(a.created_at), 'file_path', '/media/' || a.attachment,
+                    'content_type', 'lead', 'object_id', a.object_id, 'org', a.org_id)
+                    ORDER BY a.created_at DESC), '[]')
+                FROM attachments a JOIN django_content_type ct ON ct.id = a.content_type_id
+                WHERE a.org_id = $1 AND ct.app_label = 'leads' AND ct.model = 'lead' AND a.object_id = l.id),
+            'comments', (SELECT coalesce(json_agg(json_build_object(
+                    'id', c.id, 'comment', c.comment, 'commented_on', crm_ts(c.commented_on),
+                    'commented_by', c.commented_by_id) ORDER BY c.created_at DESC), '[]')
+                FROM comment c JOIN django_content_type ct ON ct.id = c.content_type_id
+                WHERE c.org_id = $1 AND ct.app_label = 'leads' AND ct.model = 'lead' AND c.object_id = l.id),
+            'users_mention', CASE WHEN $5 THEN
+                    (SELECT coalesce(json_agg(json_build_object('user__email', u.email) ORDER BY u.email), '[]')
+                     FROM profile p JOIN users u ON u.id = p.user_id WHERE p.org_id = $1 AND p.is_active)
+                ELSE
+                    (SELECT coalesce(json_agg(json_build_object('user__email', u.email) ORDER BY u.email), '[]')
+                     FROM lead_assigned_to a JOIN profile p ON p.id = a.profile_id JOIN users u ON u.id = p.user_id
+                     WHERE a.lead_id = l.id)
+                END,
+            'assigned_data', (SELECT coalesce(json_agg(json_build_object('id', p.id, 'name', u.email) ORDER BY a.id), '[]')
+                FROM lead_assigned_to a JOIN profile p ON p.id = a.profile_id JOIN users u ON u.id = p.user_id
+                WHERE a.lead_id = l.id),
+            'users', (SELECT coalesce(json_agg(crm_profile_obj(p.id) ORDER BY u.email), '[]')
+                FROM profile p JOIN users u ON u.id = p.user_id
+                WHERE p.org_id = $1 AND p.is_active AND ($5 OR p.role = 'ADMIN')),
+            'users_excluding_team', (SELECT coalesce(json_agg(crm_profile_obj(p.id) ORDER BY u.email), '[]')
+                FROM profile p JOIN users u ON u.id = p.user_id
+                WHERE p.org_id = $1 AND p.is_active AND ($5 OR p.role = 'ADMIN')
+                  AND NOT EXISTS (SELECT 1 FROM lead_teams lt JOIN teams_users tu ON tu.teams_id = lt.teams_id
+                                  WHERE lt.lead_id = l.id AND tu.profile_id = p.id)),
+            'teams', (SELECT coalesce(json_agg(crm_team_obj(t.id) ORDER BY t.created_at DESC), '[]')
+                FROM teams t WHERE t.org_id = $1)
+         )::text END
+         FROM lead l WHERE l.org_id = $1 AND l.id = $2"
+    );
+    let row: Option<(bool, Option<String>)> = sqlx::query_as(sqlx::AssertSqlSafe(text))
+        .bind(v.org_id)
+        .bind(id)
+        .bind(v.user_id)
+        .bind(v.profile_id)
+        .bind(v.admin)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(row)
+}
+
+/// What a write needs to know about an existing lead (row locked for the transaction).
+pub struct Current {
+    pub status: Option<String>,
+    pub created_by: Option<Uuid>,
+    pub can_edit: bool,
+}
+
+pub async fn lock(tx: &mut Tx, v: &Viewer, id: Uuid) -> Result<Option<Current>, ApiError> {
+    let text = format!(
+        "SELECT l.status, l.created_by_id, {} FROM lead l WHERE l.org_id = $1 AND l.id = $2 FOR UPDATE",
+        visible_sql("$5", "$3", "$4")
+    );
+    let row: Option<(Option<String>, Option<Uuid>, bool)> = sqlx::query_as(sqlx::AssertSqlSafe(text))
+        .bind(v.org_id)
+        .bind(id)
+        .bind(v.user_id)
+        .bind(v.profile_id)
+        .bind(v.admin)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(row.map(|(status, created_by, can_edit)| Current {
+        status,
+        created_by,
+        can_edit,
+    }))
+}
+
+/// Ids among the given lists that are not in the org, and whether `email` is taken by another
+/// lead of the org. One round trip.
+pub struct RelationCheck {
+    pub assigned_to: Vec<Uuid>,
+    pub teams: Vec<Uuid>,
+    pub tags: Vec<Uuid>,
+    pub contacts: Vec<Uuid>,
+    pub email_taken: bool,
+}
+
+pub async fn check_relations(
+    tx: &mut Tx,
+    org: Uuid,
+    lists: [&[Uuid]; 4],
+    email: Option<&str>,
+    except: Option<Uuid>,
+) -> Result<RelationCheck, ApiError> {
+    let row: (Vec<Uuid>, Vec<Uuid>, Vec<Uuid>, Vec<Uuid>, bool) = sqlx::query_as(
+        "SELECT
+            ARRAY(SELECT x FROM unnest($2::uuid[]) x WHERE NOT EXISTS (SELECT 1 FROM profile p WHERE p.id = x AND p.org_id = $1)),
+            ARRAY(SELECT x FROM unnest($3::uuid[]) x WHERE NOT EXISTS (SELECT 1 FROM teams t WHERE t.id = x AND t.org_id = $1)),
+            ARRAY(SELECT x FROM unnest($4::uuid[]) x WHERE NOT EXISTS (SELECT 1 FROM tags t WHERE t.id = x AND t.org_id = $1)),
+            ARRAY(SELECT x FROM unnest($5::uuid[]) x WHERE NOT EXISTS (SELECT 1 FROM contacts c WHERE c.id = x AND c.org_id = $1)),
+            coalesce($6, '') <> '' AND EXISTS (SELECT 1 FROM lead WHERE org_id = $1 AND lower(email) = lower($6)
+                                                AND id IS DISTINCT FROM $7)",
+    )
+    .bind(org)
+    .bind(lists[0])
+    .bind(lists[1])
+    .bind(lists[2])
+    .bind(lists[3])
+    .bind(email)
+    .bind(except)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(RelationCheck {
+        assigned_to: row.0,
+        teams: row.1,
+        tags: row.2,
+        contacts: row.3,
+        email_taken: row.4,
+    })
+}
+
+fn placeholder(sql: &mut Sql, v: &Val) -> String {
+    let p = sql.p(Bind::Val(v.clone()));
+    if matches!(v, Val::Num(_)) {
+        format!("{p}::numeric")
+    } else {
+        p
+    }
+}
+
+/// Inserts a lead with the given columns (upstream defaults: active, probability 0). Returns its
+/// display name.
+pub async fn insert(
+    tx: &mut Tx,
+    org: Uuid,
+    user: Option<Uuid>,
+    id: Uuid,
+    fields: &[(&'static str, Val)],
+) -> Result<String, ApiError> {
+    let mut sql = Sql::default();
+    let (pid, porg, puser) = (
+        sql.p(Bind::Uuid(id)),
+        sql.p(Bind::Uuid(org)),
+        sql.p(Bind::OptUuid(user)),
+    );
+    let mut cols = String::from("created_at, updated_at, id, org_id, created_by_id, updated_by_id");
+    let mut vals = format!("now(), now(), {pid}, {porg}, {puser}, {puser}");
+    let mut all: Vec<(&str, Val)> = fields.to_vec();
+    if !all.iter().any(|(c, _)| *c == "is_active") {
+        all.push(("is_active", Val::Bool(true)));
+    }
+    if !all.iter().any(|(c, _)| *c == "probability") {
+        all.push(("probability", Val::Int(Some(0))));
+    }
+    for (col, v) in &all {
+        cols.push_str(", ");
+        cols.push_str(col);
+        vals.push_str(", ");
+        vals.push_str(&placeholder(&mut sql, v));
+    }
+    let text = format!("INSERT INTO lead ({cols}) VALUES ({vals}) RETURNING {NAME_SQL}");
+    let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(text));
+    for b in sql.binds {
+        q = bind_scalar(q, b);
+    }
+    Ok(q.fetch_one(&mut **tx).await?)
+}
+
+/// Updates the given columns; returns the display name.
+pub async fn update(
+    tx: &mut Tx,
+    org: Uuid,
+    user: Uuid,
+    id: Uuid,
+    fields: &[(&'static str, Val)],
+) -> Result<String, ApiError> {
+    let mut sql = Sql::default();
+    let (pid, porg, puser) = (
+        sql.p(Bind::Uuid(id)),
+        sql.p(Bind::Uuid(org)),
+        sql.p(Bind::Uuid(user)),
+    );
+    let mut set = format!("updated_at = now(), updated_by_id = {puser}");
+    for (col, v) in fields {
+        set.push_str(&format!(", {col} = {}", placeholder(&mut sql, v)));
+    }
+    let text = format!("UPDATE lead SET {set} WHERE id = {pid} AND org_id = {porg} RETURNING {NAME_SQL}");
+    let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(text));
+    for b in sql.binds {
+        q = bind_scalar(q, b);
+    }
+    Ok(q.fetch_one(&mut **tx).await?)
+}
+
+/// Replaces the relation lists that are `Some` (ids already checked to be in the org) and
+/// returns the e-mails of profiles newly assigned, except `actor`'s own.
+pub async fn sync_relations(
+    tx: &mut Tx,
+    lead: Uuid,
+    actor_profile: Uuid,
+    lists: [(&str, &str, Option<&[Uuid]>); 4],
+) -> Result<Vec<String>, ApiError> {
+    let mut sql = Sql::default();
+    let pl = sql.p(Bind::Uuid(lead));
+    let pa = sql.p(Bind::Uuid(actor_profile));
+    let mut ctes = Vec::new();
+    let mut assigned_cte = false;
+    for (table, col, ids) in lists {
+        let Some(ids) = ids else { continue };
+        let p = sql.p(Bind::Uuids(ids.to_vec()));
+        ctes.push(format!(
+            "d_{table} AS (DELETE FROM {table} WHERE lead_id = {pl} AND NOT ({col} = ANY({p}))),
+             i_{table} AS (INSERT INTO {table} (lead_id, {col}) SELECT {pl}, x FROM unnest({p}::uuid[]) x
+                           ON CONFLICT DO NOTHING RETURNING {col})"
+        ));
+        assigned_cte |= table == "lead_assigned_to";
+    }
+    if ctes.is_empty() {
+        return Ok(vec![]);
+    }
+    let select = if assigned_cte {
+        format!(
+            "SELECT u.email FROM i_lead_assigned_to i JOIN profile p ON p.id = i.profile_id
+             JOIN users u ON u.id = p.user_id WHERE p.id <> {pa}"
+        )
+    } else {
+        format!("SELECT NULL::text WHERE {pa}::uuid IS NULL")
+    };
+    let text = format!("WITH {} {select}", ctes.join(", "));
+    let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(text));
+    for b in sql.binds {
+        q = bind_scalar(q, b);
+    }
+    Ok(q.fetch_all(&mut **tx).await?)
+}
+
+/// Deletes a lead (join rows cascade); comments and attachments go with it, unlike upstream,
+/// which leaves them orphaned.
+pub async fn delete(tx: &mut Tx, org: Uuid, id: Uuid) -> Result<String, ApiError> {
+    let text = format!(
+        "WITH c AS (DELETE FROM comment WHERE org_id = $1 AND object_id = $2
+                      AND content_type_id IN (SELECT id FROM django_content_type WHERE app_label = 'leads' AND model = 'lead')),
+              a AS (DELETE FROM attachments WHERE org_id = $1 AND object_id = $2
+                      AND content_type_id IN (SELECT id FROM django_content_type WHERE app_label = 'leads' AND model = 'lead'))
+         DELETE FROM lead WHERE org_id = $1 AND id = $2 RETURNING {NAME_SQL}"
+    );
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(text))
+        .bind(org)
+        .bind(id)
+        .fetch_one(&mut **tx)
+        .await?)
+}
+
+/// A dynamically built statement with its parameters bound.
+pub fn run<'q>(text: String, binds: Vec<Bind>) -> Query<'q, Postgres, PgArguments> {
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(text));
+    for b in binds {
+        q = bind(q, b);
+    }
+    q
+}
