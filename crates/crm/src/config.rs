@@ -49,6 +49,48 @@ pub struct Config {
     pub default_from_email: String,
     /// Trust the first `X-Forwarded-For` entry as the client address (only behind a proxy).
     pub trust_proxy: bool,
+    /// Where uploaded files go when S3 is not configured (MEDIA_ROOT, default ./media).
+    pub media_root: std::path::PathBuf,
+    /// Largest accepted uploaded file (UPLOAD_MAX_BYTES, default 10 MiB).
+    pub upload_max_bytes: usize,
+    /// S3-compatible storage, when AWS_BUCKET_NAME is set.
+    pub s3: Option<S3Config>,
+}
+
+/// Upstream's (django-storages) variable names.
+#[derive(Clone, Debug)]
+pub struct S3Config {
+    pub bucket: String,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    /// AWS_S3_ENDPOINT_URL: for S3-compatible services (MinIO, R2...).
+    pub endpoint: Option<String>,
+    pub region: String,
+}
+
+fn s3_from_env() -> Result<Option<S3Config>, ConfigError> {
+    let Some(bucket) = var("AWS_BUCKET_NAME").or_else(|| var("AWS_STORAGE_BUCKET_NAME")) else {
+        return Ok(None);
+    };
+    let endpoint = var("AWS_S3_ENDPOINT_URL");
+    if let Some(e) = &endpoint {
+        let ok = url::Url::parse(e).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+        if !ok {
+            return Err(bad(
+                "AWS_S3_ENDPOINT_URL",
+                format!("not an http(s) URL: {e:?}"),
+            ));
+        }
+    }
+    Ok(Some(S3Config {
+        bucket,
+        access_key_id: var("AWS_ACCESS_KEY_ID"),
+        secret_access_key: var("AWS_SECRET_ACCESS_KEY"),
+        endpoint,
+        region: var("AWS_S3_REGION_NAME")
+            .or_else(|| var("AWS_REGION"))
+            .unwrap_or_else(|| "us-east-1".into()),
+    }))
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@localhost/bottlecrm";
@@ -202,6 +244,9 @@ impl Config {
             default_from_email: var("DEFAULT_FROM_EMAIL")
                 .unwrap_or_else(|| "no-reply@bottlecrm.local".into()),
             trust_proxy: parse_bool("TRUST_PROXY")?,
+            media_root: var("MEDIA_ROOT").unwrap_or_else(|| "./media".into()).into(),
+            upload_max_bytes: parse_num("UPLOAD_MAX_BYTES", 10 * 1024 * 1024)?,
+            s3: s3_from_env()?,
         })
     }
 
@@ -229,6 +274,11 @@ impl Config {
             login_window: Duration::from_secs(900),
             default_from_email: "no-reply@bottlecrm.local".into(),
             trust_proxy: false,
+            media_root: std::env::temp_dir()
+                .join("bottlecrm-test-media")
+                .join(uuid::Uuid::new_v4().simple().to_string()),
+            upload_max_bytes: 10 * 1024 * 1024,
+            s3: None,
         }
     }
 }

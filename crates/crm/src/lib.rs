@@ -10,6 +10,7 @@ pub mod http;
 pub mod jobs;
 pub mod openapi;
 pub mod state;
+pub mod storage;
 pub mod testkit;
 
 use axum::Router;
@@ -47,6 +48,8 @@ fn api_routes() -> Router<AppState> {
             get(profiles::get_profile).patch(profiles::patch_profile),
         )
         .route("/healthz/", get(http::health::healthz))
+        .merge(common::comments::routes())
+        .merge(common::documents::routes())
 }
 
 /// The whole HTTP application.

@@ -4,7 +4,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use crate::auth::{dto as auth_dto, handlers as auth};
-use crate::common::{orgs, profiles};
+use crate::common::{attachments, comments, documents, orgs, profiles};
 use crate::http::health;
 
 struct Security;
@@ -38,6 +38,10 @@ impl Modify for Security {
         auth::me, auth::profile, auth::switch_org,
         orgs::list_orgs, orgs::create, orgs::get_org, orgs::update_org, orgs::get_settings, orgs::patch_settings,
         profiles::get_profile, profiles::patch_profile,
+        documents::list, documents::create, documents::detail, documents::put, documents::patch,
+        documents::delete, documents::download,
+        comments::list, comments::create, comments::update, comments::patch, comments::delete,
+        attachments::list, attachments::upload, attachments::delete, attachments::download,
     ),
     components(schemas(
         auth_dto::LoginRequest, auth_dto::LoginResponse, auth_dto::UserSummary, auth_dto::OrgMembership,
@@ -46,6 +50,10 @@ impl Modify for Security {
         auth_dto::SwitchOrgResponse, auth_dto::SwitchProfile, auth_dto::ProfileDetail, auth_dto::UserMini,
         auth_dto::OrgMini, orgs::OrgListResponse, orgs::ProfileOrg, orgs::OrgSettings, profiles::ProfileObj,
         profiles::UserDetails, profiles::ProfileResponse,
+        documents::DocumentObj, documents::TeamRow, documents::DocumentList, documents::ActivePage,
+        documents::InactivePage, documents::DocumentDetail, documents::DocumentCreated,
+        comments::CommentObj, comments::CommentList, comments::CommentCreated, comments::Message,
+        attachments::AttachmentObj, attachments::AttachmentList, attachments::AttachmentsAdded,
     )),
     modifiers(&Security),
     tags(
@@ -53,6 +61,8 @@ impl Modify for Security {
         (name = "org", description = "Organizations and their settings"),
         (name = "profile", description = "The caller's membership"),
         (name = "health", description = "Liveness and database reachability"),
+        (name = "documents", description = "Shared files of the org"),
+        (name = "comments", description = "Comments and attachments on leads, accounts, contacts, opportunities, cases and tasks"),
     )
 )]
 pub struct ApiDoc;

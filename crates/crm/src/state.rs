@@ -8,6 +8,7 @@ use sqlx::PgPool;
 use crate::auth::jwt::Jwt;
 use crate::auth::ratelimit::LoginLimiter;
 use crate::config::Config;
+use crate::storage::Storage;
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -18,6 +19,8 @@ pub struct Inner {
     pub cfg: Config,
     pub jwt: Jwt,
     pub login_limiter: LoginLimiter,
+    /// Uploaded files (MEDIA_ROOT or S3).
+    pub storage: Storage,
 }
 
 impl AppState {
@@ -32,11 +35,13 @@ impl AppState {
             cfg.login_max_failures_per_ip,
             cfg.login_window,
         );
+        let storage = Storage::from_config(&cfg);
         AppState(Arc::new(Inner {
             pool,
             cfg,
             jwt,
             login_limiter,
+            storage,
         }))
     }
 }

@@ -17,6 +17,13 @@ pub enum Job {
         email: String,
         link: String,
     },
+    /// A templated e-mail to one recipient. Templates: `assignment` (you were assigned to a
+    /// record), `mention` (you were @mentioned in a comment); `context` fills the template.
+    Email {
+        template: String,
+        to: String,
+        context: serde_json::Value,
+    },
 }
 
 pub async fn enqueue(_tx: &mut Tx, org_id: Option<Uuid>, job: Job) -> Result<(), ApiError> {

@@ -2,7 +2,9 @@
 //! One test binary with a module per area keeps link time down.
 
 mod auth;
+mod comments;
 mod conventions;
+mod documents;
 mod migrate;
 mod orgs;
 mod rls;
