@@ -183,7 +183,7 @@ pub fn method_router(tg: &'static Target) -> MethodRouter<AppState> {
     .layer(DefaultBodyLimit::disable())
 }
 
-#[utoipa::path(get, path = "/api/{module}/attachment/{pk}/", tag = "comments",
+#[utoipa::path(get, path = "/api/{module}/attachment/{pk}/", tag = "comments", operation_id = "attachments_list",
     params(("module" = String, Path, description = "leads | accounts | contacts | opportunities | cases | tasks"),
            ("pk" = Uuid, Path, description = "Record id"),
            ("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query)),
@@ -217,7 +217,7 @@ pub async fn list(
 }
 
 /// Uploads one or more files (multipart; every file field is attached).
-#[utoipa::path(post, path = "/api/{module}/attachment/{pk}/", tag = "comments",
+#[utoipa::path(post, path = "/api/{module}/attachment/{pk}/", tag = "comments", operation_id = "attachments_upload",
     params(("module" = String, Path, description = "leads | accounts | contacts | opportunities | cases | tasks"),
            ("pk" = Uuid, Path, description = "Record id")),
     request_body(content_type = "multipart/form-data", content = Object,
@@ -294,7 +294,7 @@ async fn find(
     Ok((id, object_id, created_by, key, name))
 }
 
-#[utoipa::path(delete, path = "/api/{module}/attachment/{pk}/", tag = "comments",
+#[utoipa::path(delete, path = "/api/{module}/attachment/{pk}/", tag = "comments", operation_id = "attachments_delete",
     params(("module" = String, Path, description = "leads | accounts | contacts | opportunities | cases | tasks"),
            ("pk" = Uuid, Path, description = "Attachment id")),
     security(("jwt" = []), ("api_key" = [])),
@@ -324,7 +324,7 @@ pub async fn delete(
 }
 
 /// The file, to members who may see the record it is attached to.
-#[utoipa::path(get, path = "/api/{module}/attachment/{pk}/download/", tag = "comments",
+#[utoipa::path(get, path = "/api/{module}/attachment/{pk}/download/", tag = "comments", operation_id = "attachments_download",
     params(("module" = String, Path, description = "leads | accounts | contacts | opportunities | cases | tasks"),
            ("pk" = Uuid, Path, description = "Attachment id")),
     security(("jwt" = []), ("api_key" = [])),

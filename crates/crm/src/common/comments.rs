@@ -398,7 +398,7 @@ impl Message {
 }
 
 /// Comments of a record the caller may see, newest first (`limit`/`offset`).
-#[utoipa::path(get, path = "/api/{module}/comment/{pk}/", tag = "comments",
+#[utoipa::path(get, path = "/api/{module}/comment/{pk}/", tag = "comments", operation_id = "comments_list",
     params(("module" = String, Path, description = "leads | accounts | contacts | opportunities | cases | tasks"),
            ("pk" = Uuid, Path, description = "Record id"),
            ("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query)),
@@ -431,7 +431,7 @@ pub async fn list(
 }
 
 /// Adds a comment (`{"comment": "..."}`, JSON or form) to a record the caller may see.
-#[utoipa::path(post, path = "/api/{module}/comment/{pk}/", tag = "comments",
+#[utoipa::path(post, path = "/api/{module}/comment/{pk}/", tag = "comments", operation_id = "comments_create",
     params(("module" = String, Path, description = "leads | accounts | contacts | opportunities | cases | tasks"),
            ("pk" = Uuid, Path, description = "Record id")),
     request_body(content = Object, description = "`{\"comment\": \"Call back @ann@example.com\"}`"),
@@ -476,7 +476,7 @@ async fn editable(
 
 /// Edits a comment's text (PUT: `comment` required; PATCH: optional). Only the text changes:
 /// author, record and org are not writable.
-#[utoipa::path(put, path = "/api/{module}/comment/{pk}/", tag = "comments",
+#[utoipa::path(put, path = "/api/{module}/comment/{pk}/", tag = "comments", operation_id = "comments_update",
     params(("module" = String, Path, description = "leads | accounts | contacts | opportunities | cases | tasks"),
            ("pk" = Uuid, Path, description = "Comment id")),
     request_body(content = Object, description = "`{\"comment\": \"...\"}`"),
@@ -523,7 +523,7 @@ pub async fn update(
 }
 
 /// PATCH: like PUT with `comment` optional; answers `Comment Updated`.
-#[utoipa::path(patch, path = "/api/{module}/comment/{pk}/", tag = "comments",
+#[utoipa::path(patch, path = "/api/{module}/comment/{pk}/", tag = "comments", operation_id = "comments_patch",
     params(("module" = String, Path, description = "leads | accounts | contacts | opportunities | cases | tasks"),
            ("pk" = Uuid, Path, description = "Comment id")),
     request_body(content = Object, description = "`{\"comment\": \"...\"}`"),
@@ -553,7 +553,7 @@ async fn entity_name(t: &mut Tenant, target: &Target, id: Uuid) -> Result<String
     Ok(row.map(|r| r.0).unwrap_or_default())
 }
 
-#[utoipa::path(delete, path = "/api/{module}/comment/{pk}/", tag = "comments",
+#[utoipa::path(delete, path = "/api/{module}/comment/{pk}/", tag = "comments", operation_id = "comments_delete",
     params(("module" = String, Path, description = "leads | accounts | contacts | opportunities | cases | tasks"),
            ("pk" = Uuid, Path, description = "Comment id")),
     security(("jwt" = []), ("api_key" = [])),

@@ -286,7 +286,7 @@ fn like_pattern(s: &str) -> String {
 
 /// Documents the caller may see, split into active and inactive pages (same `limit`/`offset`).
 /// Filters: `title` (substring), `status`, `shared_to` (profile ids, any shape).
-#[utoipa::path(get, path = "/api/documents/", tag = "documents",
+#[utoipa::path(get, path = "/api/documents/", tag = "documents", operation_id = "documents_list",
     params(("title" = Option<String>, Query), ("status" = Option<String>, Query),
            ("shared_to" = Option<String>, Query, description = "Profile ids: JSON list, repeated, or comma-separated"),
            ("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query)),
@@ -386,7 +386,9 @@ pub async fn list(
 }
 
 /// A document of the caller's org (404 otherwise) and whether the caller may see / edit it.
+#[derive(sqlx::FromRow)]
 struct Access {
+    #[sqlx(flatten)]
     row: DocRow,
     can_see: bool,
     can_edit: bool,
@@ -400,16 +402,7 @@ async fn access(t: &mut Tenant, pk: &str) -> ApiResult<Access> {
                  OR EXISTS (SELECT 1 FROM document_shared_to s WHERE s.document_id = d.id AND s.profile_id = $4)) AS can_edit
          FROM document d WHERE d.id = $5 AND d.org_id = $1"
     );
-    let row: Option<(
-        Uuid,
-        Option<String>,
-        String,
-        String,
-        DateTime<Utc>,
-        Option<Uuid>,
-        bool,
-        bool,
-    )> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    let row: Option<Access> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(t.org_id)
         .bind(t.is_admin())
         .bind(t.user_id)
@@ -417,19 +410,7 @@ async fn access(t: &mut Tenant, pk: &str) -> ApiResult<Access> {
         .bind(id)
         .fetch_optional(&mut *t.tx)
         .await?;
-    let r = row.ok_or_else(ApiError::not_found)?;
-    Ok(Access {
-        row: DocRow {
-            id: r.0,
-            title: r.1,
-            document_file: r.2,
-            status: r.3,
-            created_at: r.4,
-            created_by_id: r.5,
-        },
-        can_see: r.6,
-        can_edit: r.7,
-    })
+    row.ok_or_else(ApiError::not_found)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -440,7 +421,7 @@ pub struct DocumentDetail {
     pub users: Vec<ProfileObj>,
 }
 
-#[utoipa::path(get, path = "/api/documents/{pk}/", tag = "documents",
+#[utoipa::path(get, path = "/api/documents/{pk}/", tag = "documents", operation_id = "documents_detail",
     params(("pk" = Uuid, Path)), security(("jwt" = []), ("api_key" = [])),
     responses((status = 200, body = DocumentDetail), (status = 403), (status = 404)))]
 pub async fn detail(
@@ -612,7 +593,7 @@ pub struct DocumentCreated {
 
 /// Uploads a document (multipart: `title`, file `document_file`, optional `status`,
 /// `shared_to` and `teams` as repeated fields or a JSON list). Any member may upload.
-#[utoipa::path(post, path = "/api/documents/", tag = "documents",
+#[utoipa::path(post, path = "/api/documents/", tag = "documents", operation_id = "documents_create",
     request_body(content_type = "multipart/form-data", content = Object,
         description = "`title`, `document_file` (file), `status`, `shared_to[]`, `teams[]`"),
     security(("jwt" = []), ("api_key" = [])),
@@ -745,7 +726,7 @@ async fn update(
     Ok(Message::ok("Document Updated Successfully"))
 }
 
-#[utoipa::path(put, path = "/api/documents/{pk}/", tag = "documents", params(("pk" = Uuid, Path)),
+#[utoipa::path(put, path = "/api/documents/{pk}/", tag = "documents", operation_id = "documents_put", params(("pk" = Uuid, Path)),
     request_body(content_type = "multipart/form-data", content = Object,
         description = "`title` (required), `document_file` (optional file), `status`, `shared_to[]`, `teams[]`; JSON works too"),
     security(("jwt" = []), ("api_key" = [])),
@@ -759,7 +740,7 @@ pub async fn put(
     update(state, t, pk, form, true).await
 }
 
-#[utoipa::path(patch, path = "/api/documents/{pk}/", tag = "documents", params(("pk" = Uuid, Path)),
+#[utoipa::path(patch, path = "/api/documents/{pk}/", tag = "documents", operation_id = "documents_patch", params(("pk" = Uuid, Path)),
     request_body(content = Object, description = "Any of `title`, `document_file`, `status`, `shared_to`, `teams`"),
     security(("jwt" = []), ("api_key" = [])),
     responses((status = 200, body = Message), (status = 400), (status = 403), (status = 404), (status = 413)))]
@@ -773,7 +754,7 @@ pub async fn patch(
 }
 
 /// Admins and the uploader may delete; the stored file goes too.
-#[utoipa::path(delete, path = "/api/documents/{pk}/", tag = "documents", params(("pk" = Uuid, Path)),
+#[utoipa::path(delete, path = "/api/documents/{pk}/", tag = "documents", operation_id = "documents_delete", params(("pk" = Uuid, Path)),
     security(("jwt" = []), ("api_key" = [])),
     responses((status = 200, body = Message), (status = 403), (status = 404)))]
 pub async fn delete(
@@ -805,7 +786,7 @@ pub async fn delete(
 }
 
 /// The file itself, to members who may see the document.
-#[utoipa::path(get, path = "/api/documents/{pk}/download/", tag = "documents", params(("pk" = Uuid, Path)),
+#[utoipa::path(get, path = "/api/documents/{pk}/download/", tag = "documents", operation_id = "documents_download", params(("pk" = Uuid, Path)),
     security(("jwt" = []), ("api_key" = [])),
     responses((status = 200, description = "The file (`Content-Disposition: attachment`)"), (status = 403), (status = 404)))]
 pub async fn download(
