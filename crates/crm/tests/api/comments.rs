@@ -521,3 +521,102 @@ async fn attachments_over_the_limit_are_413() {
     );
     assert!(stored_files(&app).is_empty());
 }
+
+/// How a module's detail handler uses the shared mechanism: upstream's `POST /api/<module>/<pk>/`
+/// form (`comment` and/or `<model>_attachment`), the detail arrays, and cleanup on delete.
+mod detail_form {
+    use axum::extract::{DefaultBodyLimit, Path, State};
+    use axum::routing::post;
+    use axum::{Json, Router};
+    use crm::AppState;
+    use crm::common::comments::{self, LEADS};
+    use crm::db::Tenant;
+    use crm::error::ApiError;
+    use crm::storage::FormData;
+
+    use super::*;
+
+    async fn detail_post(
+        State(s): State<AppState>,
+        mut t: Tenant,
+        Path(pk): Path<Uuid>,
+        form: FormData,
+    ) -> Result<Json<Value>, ApiError> {
+        comments::detail_post(&s, &mut t, &LEADS, pk, form).await?;
+        let (c, a) =
+            comments::comments_and_attachments(&s, &mut t.tx, t.org_id, &LEADS, pk).await?;
+        t.commit().await?;
+        Ok(Json(
+            json!({"lead_obj": {"id": pk}, "attachments": a, "comments": c}),
+        ))
+    }
+
+    async fn delete(
+        State(s): State<AppState>,
+        mut t: Tenant,
+        Path(pk): Path<Uuid>,
+    ) -> Result<Json<Value>, ApiError> {
+        let keys = comments::delete_all_for(&mut t.tx, t.org_id, &LEADS, pk).await?;
+        t.commit().await?;
+        for k in &keys {
+            s.storage.delete(k).await;
+        }
+        Ok(Json(json!({"deleted_files": keys.len()})))
+    }
+
+    #[tokio::test]
+    async fn detail_post_form_adds_comment_and_attachment() {
+        let app = TestApp::new().await;
+        let admin = app.admin("detail@example.com").await;
+        let outsider = app
+            .member(admin.org_id, "detail-out@example.com", "USER")
+            .await;
+        let lead = record(&app, "leads", admin.org_id, admin.user_id).await;
+        let router = Router::new()
+            .route(
+                "/api/leads/{pk}/",
+                post(detail_post)
+                    .delete(delete)
+                    .layer(DefaultBodyLimit::disable()),
+            )
+            .with_state(app.state.clone());
+        let app = TestApp { router, ..app };
+        let res = send_multipart(
+            &app,
+            Method::POST,
+            &format!("/api/leads/{lead}/"),
+            &admin.access,
+            &[("comment", "Met @detail-out@example.com today")],
+            &[("lead_attachment", "notes.txt", b"plain notes")],
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+        assert_eq!(
+            res.body["comments"][0]["comment"],
+            "Met @detail-out@example.com today"
+        );
+        assert_eq!(res.body["attachments"][0]["file_name"], "notes.txt");
+        assert_eq!(stored_files(&app).len(), 1);
+        // Someone who cannot see the lead adds nothing.
+        let res = send_multipart(
+            &app,
+            Method::POST,
+            &format!("/api/leads/{lead}/"),
+            &outsider.access,
+            &[("comment", "sneaky")],
+            &[],
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::NOT_FOUND);
+        let res = app
+            .delete(&format!("/api/leads/{lead}/"), Some(&admin.access))
+            .await;
+        assert_eq!(res.body["deleted_files"], 1);
+        assert!(stored_files(&app).is_empty());
+        let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM comment")
+            .fetch_one(&app.db.admin)
+            .await
+            .unwrap();
+        assert_eq!(n, 0);
+    }
+}

@@ -745,3 +745,40 @@ async fn documents_pagination_and_filters() {
         .await;
     assert_eq!(res.status, StatusCode::BAD_REQUEST);
 }
+
+/// The S3 backend end to end, against an S3-compatible server named by TEST_S3_ENDPOINT (e.g.
+/// `moto_server -p 5055`) with an existing bucket TEST_S3_BUCKET (default `bottlecrm-test`).
+/// Skipped when TEST_S3_ENDPOINT is not set.
+#[tokio::test]
+async fn documents_on_s3_when_configured() {
+    let Ok(endpoint) = std::env::var("TEST_S3_ENDPOINT") else {
+        eprintln!("TEST_S3_ENDPOINT not set: S3 test skipped");
+        return;
+    };
+    let bucket = std::env::var("TEST_S3_BUCKET").unwrap_or_else(|_| "bottlecrm-test".into());
+    let app = TestApp::with_config(|c| {
+        c.s3 = Some(crm::config::S3Config {
+            bucket,
+            access_key_id: Some("test".into()),
+            secret_access_key: Some("test".into()),
+            endpoint: Some(endpoint),
+            region: "us-east-1".into(),
+        })
+    })
+    .await;
+    let admin = app.admin("s3@example.com").await;
+    let id = upload(&app, &admin, "On S3", &[]).await;
+    let res = app
+        .get(
+            &format!("/api/documents/{id}/download/"),
+            Some(&admin.access),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    assert_eq!(res.text.as_bytes(), PDF);
+    assert!(stored_files(&app).is_empty(), "nothing on the local disk");
+    let res = app
+        .delete(&format!("/api/documents/{id}/"), Some(&admin.access))
+        .await;
+    assert_eq!(res.status, StatusCode::OK);
+}
