@@ -274,13 +274,21 @@ impl Config {
             login_window: Duration::from_secs(900),
             default_from_email: "no-reply@bottlecrm.local".into(),
             trust_proxy: false,
-            media_root: std::env::temp_dir()
-                .join("bottlecrm-test-media")
-                .join(uuid::Uuid::new_v4().simple().to_string()),
+            media_root: test_media_root(database_url),
             upload_max_bytes: 10 * 1024 * 1024,
             s3: None,
         }
     }
+}
+
+/// A test database's own MEDIA_ROOT, named after the database (removed with it by the testkit).
+pub fn test_media_root(database_url: &str) -> std::path::PathBuf {
+    let db = url::Url::parse(database_url)
+        .ok()
+        .map(|u| u.path().trim_start_matches('/').to_string())
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    std::env::temp_dir().join("bottlecrm-test-media").join(db)
 }
 
 /// Loads `.env` from the working directory when present; variables already set win.

@@ -255,12 +255,24 @@ pub async fn add_comment(
     text: &str,
 ) -> Result<CommentObj, ApiError> {
     let name = target.visible(t, object_id).await?;
+    insert_comment(state, t, target, object_id, &name, text).await
+}
+
+/// `add_comment` for a record already checked with `visible` (which gave `name`).
+async fn insert_comment(
+    state: &AppState,
+    t: &mut Tenant,
+    target: &Target,
+    object_id: Uuid,
+    name: &str,
+    text: &str,
+) -> Result<CommentObj, ApiError> {
     let ct = target.content_type_id(&mut t.tx).await?;
     let id = Uuid::new_v4();
-    sqlx::query(
+    let (now,): (DateTime<Utc>,) = sqlx::query_as(
         "INSERT INTO comment (created_at, updated_at, id, object_id, comment, commented_on, content_type_id,
                               created_by_id, updated_by_id, org_id, commented_by_id)
-         VALUES (now(), now(), $1, $2, $3, now(), $4, $5, $5, $6, $7)",
+         VALUES (now(), now(), $1, $2, $3, now(), $4, $5, $5, $6, $7) RETURNING created_at",
     )
     .bind(id)
     .bind(object_id)
@@ -269,11 +281,20 @@ pub async fn add_comment(
     .bind(t.user_id)
     .bind(t.org_id)
     .bind(t.profile_id)
-    .execute(&mut *t.tx)
+    .fetch_one(&mut *t.tx)
     .await?;
-    activity::record(t, Action::Comment, target.entity_type, object_id, &name).await?;
-    notify_mentions(state, t, target, object_id, &name, text, &[]).await?;
-    load_comment(t, target, id).await
+    activity::record(t, Action::Comment, target.entity_type, object_id, name).await?;
+    notify_mentions(state, t, target, object_id, name, text, &[]).await?;
+    Ok(CommentObj {
+        id,
+        comment: text.to_string(),
+        commented_on: now,
+        commented_by: Some(t.profile_id),
+        content_type: target.model.to_string(),
+        object_id,
+        org: t.org_id,
+        created_at: now,
+    })
 }
 
 async fn load_comment(t: &mut Tenant, target: &Target, id: Uuid) -> Result<CommentObj, ApiError> {
@@ -675,10 +696,10 @@ pub async fn detail_post(
     object_id: Uuid,
     mut form: crate::storage::FormData,
 ) -> Result<(), ApiError> {
-    target.visible(t, object_id).await?;
+    let name = target.visible(t, object_id).await?;
     if form.fields.contains_key("comment") {
         let text = comment_text(&form.fields, true)?.unwrap_or_default();
-        add_comment(state, t, target, object_id, &text).await?;
+        insert_comment(state, t, target, object_id, &name, &text).await?;
     }
     let field = format!("{}_attachment", target.model);
     if let Some(file) = form.take_file(&[field.as_str(), "attachment"]) {
