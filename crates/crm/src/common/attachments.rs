@@ -173,8 +173,8 @@ pub fn method_router(tg: &'static Target) -> MethodRouter<AppState> {
         },
     )
     .post(
-        move |State(s): State<AppState>, t: Tenant, Path(pk): Path<String>, form: FormData| {
-            upload(tg, s, t, pk, form)
+        move |State(s): State<AppState>, Path(pk): Path<String>, form: FormData| {
+            upload(tg, s, pk, form)
         },
     )
     .delete(
@@ -229,10 +229,10 @@ pub async fn list(
 pub async fn upload(
     target: &'static Target,
     state: AppState,
-    mut t: Tenant,
     pk: String,
     form: FormData,
 ) -> ApiResult<(StatusCode, Json<AttachmentsAdded>)> {
+    let mut t = form.tenant(&state).await?;
     let id = parse_id(&pk)?;
     target.visible(&mut t, id).await?;
     if form.files.is_empty() {

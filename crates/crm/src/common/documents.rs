@@ -603,9 +603,9 @@ pub struct DocumentCreated {
               (status = 413, description = "File over UPLOAD_MAX_BYTES")))]
 pub async fn create(
     State(state): State<AppState>,
-    mut t: Tenant,
     mut form: FormData,
 ) -> ApiResult<(StatusCode, Json<DocumentCreated>)> {
+    let mut t = form.tenant(&state).await?;
     let file = form.take_file(&["document_file"]);
     let input = validate(&mut t, &form, true, None).await;
     let (input, file) = match (input, file) {
@@ -667,11 +667,11 @@ pub async fn create(
 /// when absent), `shared_to`/`teams` replaced (cleared when absent). PATCH: only what is sent.
 async fn update(
     state: AppState,
-    mut t: Tenant,
     pk: String,
     mut form: FormData,
     put: bool,
 ) -> ApiResult<Json<Message>> {
+    let mut t = form.tenant(&state).await?;
     let a = access(&mut t, &pk).await?;
     if !a.can_edit {
         return Err(no_permission());
@@ -733,11 +733,10 @@ async fn update(
     responses((status = 200, body = Message), (status = 400), (status = 403), (status = 404), (status = 413)))]
 pub async fn put(
     State(state): State<AppState>,
-    t: Tenant,
     Path(pk): Path<String>,
     form: FormData,
 ) -> ApiResult<Json<Message>> {
-    update(state, t, pk, form, true).await
+    update(state, pk, form, true).await
 }
 
 #[utoipa::path(patch, path = "/api/documents/{pk}/", tag = "documents", operation_id = "documents_patch", params(("pk" = Uuid, Path)),
@@ -746,11 +745,10 @@ pub async fn put(
     responses((status = 200, body = Message), (status = 400), (status = 403), (status = 404), (status = 413)))]
 pub async fn patch(
     State(state): State<AppState>,
-    t: Tenant,
     Path(pk): Path<String>,
     form: FormData,
 ) -> ApiResult<Json<Message>> {
-    update(state, t, pk, form, false).await
+    update(state, pk, form, false).await
 }
 
 /// Admins and the uploader may delete; the stored file goes too.

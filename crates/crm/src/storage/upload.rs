@@ -4,12 +4,14 @@
 //! (magic bytes), not trusted from the name or the client's Content-Type.
 
 use axum::body::{Body, Bytes};
-use axum::extract::{FromRequest, Multipart, Request};
-use axum::http::{StatusCode, header};
+use axum::extract::{FromRequest, FromRequestParts, Multipart, Request};
+use axum::http::{Extensions, HeaderMap, StatusCode, header};
 use http_body_util::Limited;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use crate::auth::{self, Credentials};
+use crate::db::Tenant;
 use crate::error::ApiError;
 use crate::http::body;
 use crate::state::AppState;
@@ -41,9 +43,22 @@ pub struct FormData {
     pub fields: Map<String, Value>,
     pub files: Vec<Upload>,
     pub multipart: bool,
+    /// The request's headers and extensions, for `tenant()`.
+    headers: HeaderMap,
+    extensions: Extensions,
 }
 
 impl FormData {
+    /// The caller's `Tenant`, opened after the body has been read: an upload handler that takes
+    /// its `Tenant` from here holds no database connection while the client streams its file.
+    /// (Requests without any credentials were already refused before the body was read.)
+    pub async fn tenant(&self, state: &AppState) -> Result<Tenant, ApiError> {
+        let (mut parts, ()) = Request::new(()).into_parts();
+        parts.headers = self.headers.clone();
+        parts.extensions = self.extensions.clone();
+        Tenant::from_request_parts(&mut parts, state).await
+    }
+
     /// The first file sent under any of `names`.
     pub fn take_file(&mut self, names: &[&str]) -> Option<Upload> {
         let i = self
@@ -140,6 +155,11 @@ impl FromRequest<AppState> for FormData {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        if matches!(auth::credentials(req.headers()), Credentials::None) {
+            return Err(ApiError::unauthenticated());
+        }
+        let headers = req.headers().clone();
+        let extensions = req.extensions().clone();
         let content_type = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -168,6 +188,8 @@ impl FromRequest<AppState> for FormData {
             })?;
             return Ok(FormData {
                 fields: body::parse(&content_type, &bytes)?,
+                headers,
+                extensions,
                 ..FormData::default()
             });
         }
@@ -176,6 +198,8 @@ impl FromRequest<AppState> for FormData {
             .map_err(|e| ApiError::bad_request(format!("Multipart form parse error - {e}")))?;
         let mut form = FormData {
             multipart: true,
+            headers,
+            extensions,
             ..FormData::default()
         };
         let mut files_size = 0usize;

@@ -441,6 +441,20 @@ async fn documents_bad_input_is_400_and_writes_nothing() {
     }
     assert_eq!(count(&app, "SELECT count(*) FROM document").await, 1);
     assert_eq!(stored_files(&app).len(), 1);
+    // No credentials: 401 before the body is read; a bad token: 401 too.
+    let (ct, body) = multipart(&[("title", "Anon")], &[("document_file", "a.pdf", PDF)]);
+    for auth in [None, Some("Bearer not-a-jwt")] {
+        let mut req = Request::builder()
+            .method("POST")
+            .uri("/api/documents/")
+            .header(header::CONTENT_TYPE, &ct);
+        if let Some(a) = auth {
+            req = req.header(header::AUTHORIZATION, a);
+        }
+        let res = app.send(req.body(Body::from(body.clone())).unwrap()).await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{auth:?}");
+    }
+    assert_eq!(count(&app, "SELECT count(*) FROM document").await, 1);
     // Non-UUID path ids are 404.
     let res = app.get("/api/documents/nope/", Some(&admin.access)).await;
     assert_eq!(res.status, StatusCode::NOT_FOUND);
