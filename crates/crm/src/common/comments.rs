@@ -112,6 +112,21 @@ pub const TASKS: Target = Target {
     fk: "task_id",
 };
 
+/// Invoices keep upstream's own URLs (`/api/invoices/<id>/comments/`, `.../attachments/`), so
+/// they are not in `TARGETS`; their handlers call `add_comment`, `attachments::attach`,
+/// `comments_of` with this entry.
+pub const INVOICES: Target = Target {
+    segment: "invoices",
+    table: "invoice",
+    app_label: "invoices",
+    model: "invoice",
+    entity_type: "Invoice",
+    name_sql: "e.invoice_title",
+    assigned_table: "invoice_assigned_to",
+    teams_table: "invoice_teams",
+    fk: "invoice_id",
+};
+
 /// Every module that mounts comments and attachments.
 pub const TARGETS: &[&Target] = &[&LEADS, &ACCOUNTS, &CONTACTS, &OPPORTUNITIES, &CASES, &TASKS];
 
@@ -120,7 +135,21 @@ impl Target {
     /// admins see everything; others what they created, are assigned to, or share a team with.
     /// Anything else is a 404 (whether it exists elsewhere or not).
     pub async fn visible(&self, t: &mut Tenant, id: Uuid) -> Result<String, ApiError> {
-        let sql = format!(
+        let sql = self.visible_sql();
+        let row: Option<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .bind(t.org_id)
+            .bind(t.is_admin())
+            .bind(t.user_id)
+            .bind(t.profile_id)
+            .fetch_optional(&mut *t.tx)
+            .await?;
+        row.map(|r| r.0).ok_or_else(ApiError::not_found)
+    }
+
+    /// The query behind `visible`: $1 record, $2 org, $3 caller is admin, $4 user, $5 profile.
+    pub fn visible_sql(&self) -> String {
+        format!(
             "SELECT COALESCE({name}, '')::text FROM {table} e
              WHERE e.id = $1 AND e.org_id = $2
                AND ($3 OR e.created_by_id = $4
@@ -132,16 +161,7 @@ impl Target {
             assigned = self.assigned_table,
             teams = self.teams_table,
             fk = self.fk,
-        );
-        let row: Option<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(id)
-            .bind(t.org_id)
-            .bind(t.is_admin())
-            .bind(t.user_id)
-            .bind(t.profile_id)
-            .fetch_optional(&mut *t.tx)
-            .await?;
-        row.map(|r| r.0).ok_or_else(ApiError::not_found)
+        )
     }
 
     /// This model's `django_content_type` id, inserting the row when missing (a database that
@@ -642,10 +662,23 @@ pub async fn comments_and_attachments(
 }
 
 /// The routes of every target: comments, attachments and attachment downloads.
+/// Plus the attachment download route of invoices (whose other routes are their own).
 pub fn routes() -> Router<AppState> {
     TARGETS
         .iter()
         .fold(Router::new(), |r, target| r.merge(target_routes(target)))
+        .route(
+            "/api/invoices/attachment/{pk}/download/",
+            download_route(&INVOICES),
+        )
+}
+
+fn download_route(tg: &'static Target) -> axum::routing::MethodRouter<AppState> {
+    get(
+        move |State(s): State<AppState>, t: Tenant, Path(pk): Path<String>| {
+            attachments::download(tg, s, t, pk)
+        },
+    )
 }
 
 fn target_routes(tg: &'static Target) -> Router<AppState> {
@@ -670,11 +703,7 @@ fn target_routes(tg: &'static Target) -> Router<AppState> {
         )
         .delete(move |t: Tenant, Path(pk): Path<String>| delete(tg, t, pk));
     let attachment = attachments::method_router(tg);
-    let download = get(
-        move |State(s): State<AppState>, t: Tenant, Path(pk): Path<String>| {
-            attachments::download(tg, s, t, pk)
-        },
-    );
+    let download = download_route(tg);
     Router::new()
         .route(&format!("/api/{}/comment/{{pk}}/", tg.segment), comment)
         .route(

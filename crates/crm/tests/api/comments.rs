@@ -620,3 +620,32 @@ mod detail_form {
         assert_eq!(n, 0);
     }
 }
+
+/// Every registry entry's visibility query (including invoices, which mount their own URLs)
+/// names real tables and columns.
+#[tokio::test]
+async fn every_registry_entry_queries_real_tables() {
+    use crm::common::comments::{INVOICES, TARGETS};
+    let app = TestApp::new().await;
+    for target in TARGETS.iter().copied().chain([&INVOICES]) {
+        let sql = format!("EXPLAIN {}", target.visible_sql());
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(Uuid::new_v4())
+            .bind(Uuid::new_v4())
+            .bind(false)
+            .bind(Uuid::new_v4())
+            .bind(Uuid::new_v4())
+            .execute(&app.db.admin)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", target.segment));
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM django_content_type WHERE app_label = $1 AND model = $2",
+        )
+        .bind(target.app_label)
+        .bind(target.model)
+        .fetch_one(&app.db.admin)
+        .await
+        .unwrap();
+        assert_eq!(n, 1, "{} has its content type row", target.segment);
+    }
+}
