@@ -325,7 +325,7 @@ pub async fn delete(
 
 /// The file, to members who may see the record it is attached to.
 #[utoipa::path(get, path = "/api/{module}/attachment/{pk}/download/", tag = "comments", operation_id = "attachments_download",
-    params(("module" = String, Path, description = "leads | accounts | contacts | opportunities | cases | tasks"),
+    params(("module" = String, Path, description = "leads | accounts | contacts | opportunities | cases | tasks | invoices"),
            ("pk" = Uuid, Path, description = "Attachment id")),
     security(("jwt" = []), ("api_key" = [])),
     responses((status = 200, description = "The file (`Content-Disposition: attachment`)"), (status = 404)))]
