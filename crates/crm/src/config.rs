@@ -52,6 +52,12 @@ pub struct Config {
     /// Upstream's ADMIN_EMAIL, shown in `GET /api/users/`.
     pub admin_email: String,
     pub google: GoogleConfig,
+    /// Where uploaded files go when S3 is not configured (MEDIA_ROOT, default ./media).
+    pub media_root: std::path::PathBuf,
+    /// Largest accepted uploaded file (UPLOAD_MAX_BYTES, default 10 MiB).
+    pub upload_max_bytes: usize,
+    /// S3-compatible storage, when AWS_BUCKET_NAME is set.
+    pub s3: Option<S3Config>,
 }
 
 /// Google sign-in. Endpoints are settings so tests (and other OpenID providers) can stand in.
@@ -81,6 +87,42 @@ impl GoogleConfig {
                 }),
         }
     }
+}
+
+/// Upstream's (django-storages) variable names.
+#[derive(Clone, Debug)]
+pub struct S3Config {
+    pub bucket: String,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    /// AWS_S3_ENDPOINT_URL: for S3-compatible services (MinIO, R2...).
+    pub endpoint: Option<String>,
+    pub region: String,
+}
+
+fn s3_from_env() -> Result<Option<S3Config>, ConfigError> {
+    let Some(bucket) = var("AWS_BUCKET_NAME").or_else(|| var("AWS_STORAGE_BUCKET_NAME")) else {
+        return Ok(None);
+    };
+    let endpoint = var("AWS_S3_ENDPOINT_URL");
+    if let Some(e) = &endpoint {
+        let ok = url::Url::parse(e).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+        if !ok {
+            return Err(bad(
+                "AWS_S3_ENDPOINT_URL",
+                format!("not an http(s) URL: {e:?}"),
+            ));
+        }
+    }
+    Ok(Some(S3Config {
+        bucket,
+        access_key_id: var("AWS_ACCESS_KEY_ID"),
+        secret_access_key: var("AWS_SECRET_ACCESS_KEY"),
+        endpoint,
+        region: var("AWS_S3_REGION_NAME")
+            .or_else(|| var("AWS_REGION"))
+            .unwrap_or_else(|| "us-east-1".into()),
+    }))
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@localhost/bottlecrm";
@@ -236,6 +278,9 @@ impl Config {
             trust_proxy: parse_bool("TRUST_PROXY")?,
             admin_email: var("ADMIN_EMAIL").unwrap_or_else(|| "admin@bottlecrm.com".into()),
             google: GoogleConfig::from_env(),
+            media_root: var("MEDIA_ROOT").unwrap_or_else(|| "./media".into()).into(),
+            upload_max_bytes: parse_num("UPLOAD_MAX_BYTES", 10 * 1024 * 1024)?,
+            s3: s3_from_env()?,
         })
     }
 
@@ -271,8 +316,21 @@ impl Config {
                 jwks_url: "http://127.0.0.1:9/jwks".into(),
                 issuers: vec!["https://accounts.google.com".into()],
             },
+            media_root: test_media_root(database_url),
+            upload_max_bytes: 10 * 1024 * 1024,
+            s3: None,
         }
     }
+}
+
+/// A test database's own MEDIA_ROOT, named after the database (removed with it by the testkit).
+pub fn test_media_root(database_url: &str) -> std::path::PathBuf {
+    let db = url::Url::parse(database_url)
+        .ok()
+        .map(|u| u.path().trim_start_matches('/').to_string())
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    std::env::temp_dir().join("bottlecrm-test-media").join(db)
 }
 
 /// Loads `.env` from the working directory when present; variables already set win.

@@ -12,6 +12,7 @@ pub mod mail;
 pub mod leads;
 pub mod openapi;
 pub mod state;
+pub mod storage;
 pub mod testkit;
 
 use axum::Router;
@@ -74,6 +75,8 @@ fn api_routes() -> Router<AppState> {
         .route("/api/dashboard/", get(dashboard::dashboard))
         .route("/healthz/", get(http::health::healthz))
         .merge(leads::routes())
+        .merge(common::comments::routes())
+        .merge(common::documents::routes())
 }
 
 /// The whole HTTP application.

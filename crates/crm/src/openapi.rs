@@ -4,7 +4,9 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use crate::auth::{dto as auth_dto, google, handlers as auth, password_reset};
-use crate::common::{activity, api_settings, audit, dashboard, orgs, profiles, tags, teams, users};
+use crate::common::{
+    activity, api_settings, attachments, audit, comments, dashboard, documents, orgs, profiles, tags, teams, users,
+};
 use crate::http::health;
 use crate::leads::{dto as leads_dto, handlers as leads};
 
@@ -50,6 +52,10 @@ impl Modify for Security {
         activity::list, audit::list, dashboard::dashboard,
         leads::list, leads::create, leads::detail, leads::put, leads::patch, leads::delete, leads::upload,
         leads::export, leads::create_from_site,
+        documents::list, documents::create, documents::detail, documents::put, documents::patch,
+        documents::delete, documents::download,
+        comments::list, comments::create, comments::update, comments::patch, comments::delete,
+        attachments::list, attachments::upload, attachments::delete, attachments::download,
     ),
     components(schemas(
         auth_dto::LoginRequest, auth_dto::LoginResponse, auth_dto::UserSummary, auth_dto::OrgMembership,
@@ -67,6 +73,10 @@ impl Modify for Security {
         leads_dto::LeadObj, leads_dto::LeadListResponse, leads_dto::OpenLeads, leads_dto::CloseLeads,
         leads_dto::LeadDetailResponse, leads_dto::LeadCreated, leads_dto::LeadConverted, leads_dto::MessageResponse,
         leads_dto::ImportResponse, leads_dto::ImportRowError,
+        documents::DocumentObj, documents::TeamRow, documents::DocumentList, documents::ActivePage,
+        documents::InactivePage, documents::DocumentDetail, documents::DocumentCreated,
+        comments::CommentObj, comments::CommentList, comments::CommentCreated, comments::Message,
+        attachments::AttachmentObj, attachments::AttachmentList, attachments::AttachmentsAdded,
     )),
     modifiers(&Security),
     tags(
@@ -82,6 +92,8 @@ impl Modify for Security {
         (name = "audit", description = "Security audit log (admins)"),
         (name = "dashboard", description = "Home page figures"),
         (name = "leads", description = "Leads, conversion, import/export, web-to-lead"),
+        (name = "documents", description = "Shared files of the org"),
+        (name = "comments", description = "Comments and attachments on leads, accounts, contacts, opportunities, cases and tasks"),
     )
 )]
 pub struct ApiDoc;

@@ -2,9 +2,11 @@
 //! One test binary with a module per area keeps link time down.
 
 mod auth;
+mod comments;
 mod conventions;
 mod jobs;
 mod leads;
+mod documents;
 mod migrate;
 mod org_audit;
 mod org_dashboard;
