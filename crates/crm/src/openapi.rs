@@ -5,7 +5,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::auth::{dto as auth_dto, google, handlers as auth, password_reset};
 use crate::common::{
-    activity, api_settings, attachments, audit, comments, dashboard, documents, orgs, profiles, tags, teams, users,
+    activity, api_settings, attachments, audit, comments, dashboard, documents, orgs, profiles,
+    tags, teams, users,
 };
 use crate::http::health;
 use crate::leads::{dto as leads_dto, handlers as leads};

@@ -2,12 +2,12 @@
 
 pub mod activity;
 pub mod api_settings;
-pub mod audit;
-pub mod dashboard;
 pub mod attachments;
+pub mod audit;
 pub mod bootstrap;
 pub mod choices;
 pub mod comments;
+pub mod dashboard;
 pub mod documents;
 pub mod enums;
 pub mod ids;

@@ -4,9 +4,9 @@
 mod auth;
 mod comments;
 mod conventions;
+mod documents;
 mod jobs;
 mod leads;
-mod documents;
 mod migrate;
 mod org_audit;
 mod org_dashboard;
