@@ -77,7 +77,10 @@ impl GoogleConfig {
             issuers: var("GOOGLE_ISSUER")
                 .map(|v| v.split(',').map(|s| s.trim().to_string()).collect())
                 .unwrap_or_else(|| {
-                    vec!["https://accounts.google.com".into(), "accounts.google.com".into()]
+                    vec![
+                        "https://accounts.google.com".into(),
+                        "accounts.google.com".into(),
+                    ]
                 }),
         }
     }

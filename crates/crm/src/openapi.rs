@@ -3,8 +3,8 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::auth::{dto as auth_dto, handlers as auth};
 use crate::auth::google;
+use crate::auth::{dto as auth_dto, handlers as auth};
 use crate::common::{activity, api_settings, audit, dashboard, orgs, profiles, tags, teams, users};
 use crate::http::health;
 

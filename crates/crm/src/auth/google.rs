@@ -49,7 +49,8 @@ struct IdClaims {
 /// Verifies the ID token against the provider's keys; the message says what failed.
 async fn verify(state: &AppState, id_token: &str, client_id: &str) -> Result<IdClaims, ApiError> {
     let invalid = |m: &str| error(StatusCode::BAD_REQUEST, m);
-    let header = jsonwebtoken::decode_header(id_token).map_err(|_| invalid("Invalid ID token format"))?;
+    let header =
+        jsonwebtoken::decode_header(id_token).map_err(|_| invalid("Invalid ID token format"))?;
     if header.alg != Algorithm::RS256 {
         return Err(invalid("Invalid ID token: unexpected signing algorithm"));
     }
@@ -71,18 +72,22 @@ async fn verify(state: &AppState, id_token: &str, client_id: &str) -> Result<IdC
         None => jwks.keys.first().filter(|_| jwks.keys.len() == 1),
     }
     .ok_or_else(|| invalid("Invalid ID token: unknown signing key"))?;
-    let key = DecodingKey::from_jwk(jwk).map_err(|_| invalid("Invalid ID token: unusable signing key"))?;
+    let key = DecodingKey::from_jwk(jwk)
+        .map_err(|_| invalid("Invalid ID token: unusable signing key"))?;
     let mut validation = Validation::new(Algorithm::RS256);
     validation.set_audience(&[client_id]);
     validation.set_issuer(&state.cfg.google.issuers);
     validation.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
-    let data = jsonwebtoken::decode::<IdClaims>(id_token, &key, &validation).map_err(|e| match e.kind() {
-        ErrorKind::ExpiredSignature => invalid("ID token expired"),
-        ErrorKind::InvalidSignature => invalid("Invalid ID token signature"),
-        ErrorKind::InvalidAudience => invalid("Invalid ID token audience"),
-        ErrorKind::InvalidIssuer => invalid("Invalid ID token issuer"),
-        _ => invalid("Invalid ID token"),
-    })?;
+    let data =
+        jsonwebtoken::decode::<IdClaims>(id_token, &key, &validation).map_err(|e| {
+            match e.kind() {
+                ErrorKind::ExpiredSignature => invalid("ID token expired"),
+                ErrorKind::InvalidSignature => invalid("Invalid ID token signature"),
+                ErrorKind::InvalidAudience => invalid("Invalid ID token audience"),
+                ErrorKind::InvalidIssuer => invalid("Invalid ID token issuer"),
+                _ => invalid("Invalid ID token"),
+            }
+        })?;
     Ok(data.claims)
 }
 
@@ -117,11 +122,17 @@ pub async fn callback(
     let (Some(code), Some(verifier), Some(redirect_uri)) =
         (get("code"), get("code_verifier"), get("redirect_uri"))
     else {
-        return Err(error(StatusCode::BAD_REQUEST, "Missing required parameters"));
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "Missing required parameters",
+        ));
     };
     let g = &state.cfg.google;
     let (Some(client_id), Some(client_secret)) = (&g.client_id, &g.client_secret) else {
-        return Err(error(StatusCode::SERVICE_UNAVAILABLE, "Google sign-in is not configured"));
+        return Err(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Google sign-in is not configured",
+        ));
     };
     let form = [
         ("code", code.as_str()),
@@ -131,14 +142,21 @@ pub async fn callback(
         ("grant_type", "authorization_code"),
         ("code_verifier", verifier.as_str()),
     ];
-    let res = HTTP.post(&g.token_url).form(&form).send().await.map_err(|e| {
-        tracing::warn!(error = %e, "Google token exchange failed");
-        error(StatusCode::BAD_GATEWAY, "Failed to communicate with Google")
-    })?;
+    let res = HTTP
+        .post(&g.token_url)
+        .form(&form)
+        .send()
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, "Google token exchange failed");
+            error(StatusCode::BAD_GATEWAY, "Failed to communicate with Google")
+        })?;
     let ok = res.status().is_success();
     let tokens: Value = res.json().await.unwrap_or(Value::Null);
     if !ok {
-        let msg = tokens["error_description"].as_str().unwrap_or("Token exchange failed");
+        let msg = tokens["error_description"]
+            .as_str()
+            .unwrap_or("Token exchange failed");
         return Err(error(StatusCode::BAD_REQUEST, msg));
     }
     let Some(id_token) = tokens["id_token"].as_str() else {
@@ -147,7 +165,10 @@ pub async fn callback(
     let claims = match verify(&state, id_token, client_id).await {
         Ok(c) => c,
         Err(e) => {
-            let reason = e.body["error"].as_str().unwrap_or("invalid ID token").to_string();
+            let reason = e.body["error"]
+                .as_str()
+                .unwrap_or("invalid ID token")
+                .to_string();
             let ev = Event::new("LOGIN_FAILURE", None, None)
                 .describe(format!("Google sign-in failed: {reason}"))
                 .meta(json!({"method": "google", "reason": reason}))
@@ -164,7 +185,10 @@ pub async fn callback(
     let verified = matches!(&claims.email_verified, Value::Bool(true))
         || claims.email_verified.as_str() == Some("true");
     if !verified {
-        return Err(error(StatusCode::BAD_REQUEST, "Email not verified by Google"));
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "Email not verified by Google",
+        ));
     }
 
     let existing: Option<(Uuid, bool)> =
@@ -199,7 +223,10 @@ pub async fn callback(
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
-    let chosen = service::memberships(&mut tx, user_id).await?.into_iter().next();
+    let chosen = service::memberships(&mut tx, user_id)
+        .await?
+        .into_iter()
+        .next();
     let org_claims = match &chosen {
         Some(m) => Some(service::org_claims(&mut tx, m.id, Some(m.role.clone())).await?),
         None => None,
@@ -211,18 +238,28 @@ pub async fn callback(
             .execute(&mut *tx)
             .await?;
     }
-    let ev = Event::new("LOGIN_SUCCESS", Some(user_id), chosen.as_ref().map(|m| m.id))
-        .describe(format!(
-            "User logged in to {} with Google",
-            chosen.as_ref().and_then(|m| m.name.as_deref()).unwrap_or("platform")
-        ))
-        .meta(json!({"method": "google", "new_account": existing.is_none()}));
+    let ev = Event::new(
+        "LOGIN_SUCCESS",
+        Some(user_id),
+        chosen.as_ref().map(|m| m.id),
+    )
+    .describe(format!(
+        "User logged in to {} with Google",
+        chosen
+            .as_ref()
+            .and_then(|m| m.name.as_deref())
+            .unwrap_or("platform")
+    ))
+    .meta(json!({"method": "google", "new_account": existing.is_none()}));
     audit::write(&mut tx, &req, ev).await?;
     tx.commit().await?;
     Ok(Json(GoogleLoginResponse {
         access_token: pair.access,
         refresh_token: pair.refresh,
         user: GoogleUser { id: user_id, email },
-        current_org: chosen.map(|m| OrgRef { id: m.id, name: m.name }),
+        current_org: chosen.map(|m| OrgRef {
+            id: m.id,
+            name: m.name,
+        }),
     }))
 }

@@ -81,11 +81,19 @@ pub async fn login(
     let verified = service::verify_password(password.clone(), stored).await?;
     if verified == Verified::No || !is_active || user_id.is_nil() {
         state.login_limiter.record_failure(&email, ip.as_deref());
-        let reason = if verified == Verified::No { "invalid credentials" } else { "inactive user" };
-        let ev = Event::new("LOGIN_FAILURE", (!user_id.is_nil()).then_some(user_id), None)
-            .describe(format!("Login failed for {email}: {reason}"))
-            .meta(json!({"email": email, "reason": reason}))
-            .failed();
+        let reason = if verified == Verified::No {
+            "invalid credentials"
+        } else {
+            "inactive user"
+        };
+        let ev = Event::new(
+            "LOGIN_FAILURE",
+            (!user_id.is_nil()).then_some(user_id),
+            None,
+        )
+        .describe(format!("Login failed for {email}: {reason}"))
+        .meta(json!({"email": email, "reason": reason}))
+        .failed();
         audit::write_now(&state.pool, &req, ev).await;
         return Err(ApiError::field(
             "non_field_errors",
@@ -383,7 +391,8 @@ pub async fn refresh(
         None => None,
     };
     let pair = service::issue_tokens(&state, &mut tx, user_id, org_claims.as_ref()).await?;
-    let ev = Event::new("TOKEN_REFRESH", Some(user_id), claims.org_uuid()).describe("Token refreshed");
+    let ev =
+        Event::new("TOKEN_REFRESH", Some(user_id), claims.org_uuid()).describe("Token refreshed");
     audit::write(&mut tx, &req, ev).await?;
     tx.commit().await?;
     Ok(Json(RefreshResponse {

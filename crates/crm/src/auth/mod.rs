@@ -181,7 +181,8 @@ impl FromRequestParts<AppState> for Caller {
                 })
             }
             Credentials::ApiKey(key) => {
-                let req = crate::common::audit::RequestInfo::from_parts(parts, state.cfg.trust_proxy);
+                let req =
+                    crate::common::audit::RequestInfo::from_parts(parts, state.cfg.trust_proxy);
                 let acting = service::api_key_actor(state, &key, &req).await?;
                 Ok(Caller {
                     user_id: acting.user_id,

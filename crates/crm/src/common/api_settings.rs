@@ -39,7 +39,19 @@ fn envelope(status: StatusCode, errors: Value) -> ApiError {
     ApiError::new(status, json!({"error": true, "errors": errors}))
 }
 
-type Row = (Uuid, String, String, Option<String>, DateTime<Utc>, Option<Uuid>, Option<String>, Option<String>, Option<String>, Value, Value);
+type Row = (
+    Uuid,
+    String,
+    String,
+    Option<String>,
+    DateTime<Utc>,
+    Option<Uuid>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Value,
+    Value,
+);
 
 /// Settings objects of the org (all, or one): two queries plus one for the linked profiles.
 async fn load(t: &mut Tenant, one: Option<Uuid>) -> Result<Vec<ApiSettingObj>, ApiError> {
@@ -79,7 +91,11 @@ async fn load(t: &mut Tenant, one: Option<Uuid>) -> Result<Vec<ApiSettingObj>, A
                 website: r.3,
                 created_at: r.4,
                 created_by: match (r.5, r.6) {
-                    (Some(id), Some(email)) => Some(UserMini { id, email, profile_pic: r.7 }),
+                    (Some(id), Some(email)) => Some(UserMini {
+                        id,
+                        email,
+                        profile_pic: r.7,
+                    }),
                     _ => None,
                 },
                 lead_assigned_to: assigned
@@ -90,7 +106,11 @@ async fn load(t: &mut Tenant, one: Option<Uuid>) -> Result<Vec<ApiSettingObj>, A
                     Value::Array(a) => a,
                     _ => Vec::new(),
                 },
-                org: OrgMini { id: t.org_id, name: r.8, api_key: None },
+                org: OrgMini {
+                    id: t.org_id,
+                    name: r.8,
+                    api_key: None,
+                },
             }
         })
         .collect())
@@ -108,19 +128,22 @@ fn check_website(w: &str) -> Result<(), &'static str> {
         Some((h, p)) => (h, Some(p)),
         None => (rest, None),
     };
-    let host_ok = host
-        .rsplit_once('.')
-        .is_some_and(|(name, tld)| {
-            !name.is_empty()
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
-                && (2..=63).contains(&tld.len())
-                && tld.chars().all(|c| c.is_ascii_alphabetic())
-        });
-    let port_ok = port.is_none_or(|p| (2..=4).contains(&p.len()) && p.chars().all(|c| c.is_ascii_digit()));
+    let host_ok = host.rsplit_once('.').is_some_and(|(name, tld)| {
+        !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+            && (2..=63).contains(&tld.len())
+            && tld.chars().all(|c| c.is_ascii_alphabetic())
+    });
+    let port_ok =
+        port.is_none_or(|p| (2..=4).contains(&p.len()) && p.chars().all(|c| c.is_ascii_digit()));
     if host_ok && port_ok {
         Ok(())
     } else {
-        Err("Please provide a valid URL with schema and without trailing slash - Example: http://google.com")
+        Err(
+            "Please provide a valid URL with schema and without trailing slash - Example: http://google.com",
+        )
     }
 }
 
@@ -151,7 +174,10 @@ fn validate(body: &Map<String, Value>, partial: bool) -> Result<Input, ApiError>
         Some(_) => match body.opt_str("website").map(|s| s.trim().to_string()) {
             Some(w) if w.is_empty() => Some(None),
             Some(w) if w.len() > 255 => {
-                errors.insert("website".into(), json!(["Ensure this field has no more than 255 characters."]));
+                errors.insert(
+                    "website".into(),
+                    json!(["Ensure this field has no more than 255 characters."]),
+                );
                 None
             }
             Some(w) => match check_website(&w) {
@@ -175,18 +201,27 @@ fn validate(body: &Map<String, Value>, partial: bool) -> Result<Input, ApiError>
                 .filter(|s| !s.is_empty())
                 .collect(),
         ),
-        Some(Value::String(s)) => Some(
-            serde_json::from_str::<Vec<String>>(s)
-                .unwrap_or_else(|_| s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect()),
-        ),
+        Some(Value::String(s)) => {
+            Some(serde_json::from_str::<Vec<String>>(s).unwrap_or_else(|_| {
+                s.split(',')
+                    .map(|x| x.trim().to_string())
+                    .filter(|x| !x.is_empty())
+                    .collect()
+            }))
+        }
         Some(_) => {
             errors.insert("tags".into(), json!(["Expected a list of tag names."]));
             None
         }
     };
     if let Some(t) = &tags {
-        if t.iter().any(|n| n.chars().count() > 50 || tags::slugify(n).is_empty()) {
-            errors.insert("tags".into(), json!(["Tag names must have letters or digits and at most 50 characters."]));
+        if t.iter()
+            .any(|n| n.chars().count() > 50 || tags::slugify(n).is_empty())
+        {
+            errors.insert(
+                "tags".into(),
+                json!(["Tag names must have letters or digits and at most 50 characters."]),
+            );
         }
     }
     if !errors.is_empty() {
@@ -194,7 +229,12 @@ fn validate(body: &Map<String, Value>, partial: bool) -> Result<Input, ApiError>
     }
     let assigned = ids::uuid_list(body, "lead_assigned_to")
         .map_err(|e| envelope(StatusCode::BAD_REQUEST, e.body))?;
-    Ok(Input { title, website, assigned, tags })
+    Ok(Input {
+        title,
+        website,
+        assigned,
+        tags,
+    })
 }
 
 /// Replaces the links; tags are found by name in the org (active or not) or created.
@@ -270,14 +310,21 @@ pub async fn list(mut t: Tenant) -> ApiResult<Json<ApiSettingsList>> {
     let mut users = profiles::load(&mut t.tx, t.org_id, &ids).await?;
     users.sort_by(|a, b| a.user_details.email.cmp(&b.user_details.email));
     t.commit().await?;
-    Ok(Json(ApiSettingsList { error: false, api_settings, users }))
+    Ok(Json(ApiSettingsList {
+        error: false,
+        api_settings,
+        users,
+    }))
 }
 
 #[utoipa::path(post, path = "/api/api-settings/", tag = "api-settings", security(("jwt" = []), ("api_key" = [])),
     request_body(content = Object, description = "`{\"title\", \"website\"?, \"lead_assigned_to\": [profile ids], \"tags\": [tag names]}`"),
     responses((status = 201, description = "`{\"error\": false, \"message\": \"API key added sucessfully\", \"id\"}`"),
               (status = 400, description = "`{\"error\": true, \"errors\": {...}}`"), (status = 403), (status = 404)))]
-pub async fn create(mut t: Tenant, JsonBody(body): JsonBody) -> ApiResult<(StatusCode, Json<Value>)> {
+pub async fn create(
+    mut t: Tenant,
+    JsonBody(body): JsonBody,
+) -> ApiResult<(StatusCode, Json<Value>)> {
     t.require_admin()?;
     let input = validate(&body, false)?;
     let id = Uuid::new_v4();
@@ -303,11 +350,12 @@ pub async fn create(mut t: Tenant, JsonBody(body): JsonBody) -> ApiResult<(Statu
 
 async fn find(t: &mut Tenant, raw: &str) -> Result<Uuid, ApiError> {
     let id = parse_id(raw)?;
-    let row: Option<(Uuid,)> = sqlx::query_as("SELECT id FROM \"apiSettings\" WHERE id = $1 AND org_id = $2")
-        .bind(id)
-        .bind(t.org_id)
-        .fetch_optional(&mut *t.tx)
-        .await?;
+    let row: Option<(Uuid,)> =
+        sqlx::query_as("SELECT id FROM \"apiSettings\" WHERE id = $1 AND org_id = $2")
+            .bind(id)
+            .bind(t.org_id)
+            .fetch_optional(&mut *t.tx)
+            .await?;
     row.map(|r| r.0).ok_or_else(ApiError::not_found)
 }
 
@@ -317,12 +365,20 @@ async fn find(t: &mut Tenant, raw: &str) -> Result<Uuid, ApiError> {
 pub async fn detail(mut t: Tenant, Path(raw): Path<String>) -> ApiResult<Json<Value>> {
     t.require_admin()?;
     let id = find(&mut t, &raw).await?;
-    let obj = load(&mut t, Some(id)).await?.pop().ok_or_else(ApiError::not_found)?;
+    let obj = load(&mut t, Some(id))
+        .await?
+        .pop()
+        .ok_or_else(ApiError::not_found)?;
     t.commit().await?;
     Ok(Json(json!({"error": false, "domain": obj})))
 }
 
-async fn update(mut t: Tenant, raw: String, body: Map<String, Value>, partial: bool) -> ApiResult<Json<Value>> {
+async fn update(
+    mut t: Tenant,
+    raw: String,
+    body: Map<String, Value>,
+    partial: bool,
+) -> ApiResult<Json<Value>> {
     t.require_admin()?;
     let id = find(&mut t, &raw).await?;
     let mut input = validate(&body, partial)?;
@@ -360,14 +416,22 @@ async fn update(mut t: Tenant, raw: String, body: Map<String, Value>, partial: b
 #[utoipa::path(put, path = "/api/api-settings/{id}/", tag = "api-settings", security(("jwt" = []), ("api_key" = [])),
     params(("id" = Uuid, Path)), request_body(content = Object, description = "As POST"),
     responses((status = 200, description = "`{\"error\": false, \"message\": \"API setting Updated sucessfully\"}`"), (status = 400), (status = 403), (status = 404)))]
-pub async fn put(t: Tenant, Path(raw): Path<String>, JsonBody(body): JsonBody) -> ApiResult<Json<Value>> {
+pub async fn put(
+    t: Tenant,
+    Path(raw): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<Value>> {
     update(t, raw, body, false).await
 }
 
 #[utoipa::path(patch, path = "/api/api-settings/{id}/", tag = "api-settings", security(("jwt" = []), ("api_key" = [])),
     params(("id" = Uuid, Path)), request_body(content = Object, description = "`title` and/or `website`"),
     responses((status = 200, description = "`{\"error\": false, \"message\": \"API setting Updated successfully\"}`"), (status = 400), (status = 403), (status = 404)))]
-pub async fn patch(t: Tenant, Path(raw): Path<String>, JsonBody(body): JsonBody) -> ApiResult<Json<Value>> {
+pub async fn patch(
+    t: Tenant,
+    Path(raw): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<Value>> {
     update(t, raw, body, true).await
 }
 
@@ -387,5 +451,7 @@ pub async fn delete(mut t: Tenant, Path(raw): Path<String>) -> ApiResult<Json<Va
         .execute(&mut *t.tx)
         .await?;
     t.commit().await?;
-    Ok(Json(json!({"error": false, "message": "API setting deleted sucessfully"})))
+    Ok(Json(
+        json!({"error": false, "message": "API setting deleted sucessfully"}),
+    ))
 }

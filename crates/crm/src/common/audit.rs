@@ -47,7 +47,10 @@ impl RequestInfo {
 
 impl FromRequestParts<AppState> for RequestInfo {
     type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         Ok(RequestInfo::from_parts(parts, state.cfg.trust_proxy))
     }
 }
@@ -89,8 +92,14 @@ impl Event {
 }
 
 fn trace(req: &RequestInfo, ev: &Event) {
-    let user = ev.user_id.map(|u| u.to_string()).unwrap_or_else(|| "anonymous".into());
-    let org = ev.org_id.map(|o| o.to_string()).unwrap_or_else(|| "none".into());
+    let user = ev
+        .user_id
+        .map(|u| u.to_string())
+        .unwrap_or_else(|| "anonymous".into());
+    let org = ev
+        .org_id
+        .map(|o| o.to_string())
+        .unwrap_or_else(|| "none".into());
     if ev.success {
         tracing::info!(target: "bottlecrm::security", event = ev.event_type, user_id = %user, org_id = %org, ip = ?req.ip, success = true, "{}", ev.description);
     } else {
@@ -99,7 +108,11 @@ fn trace(req: &RequestInfo, ev: &Event) {
 }
 
 /// Writes the event inside the caller's transaction (it commits or rolls back with the change).
-pub async fn write(conn: &mut sqlx::PgConnection, req: &RequestInfo, ev: Event) -> Result<(), ApiError> {
+pub async fn write(
+    conn: &mut sqlx::PgConnection,
+    req: &RequestInfo,
+    ev: Event,
+) -> Result<(), ApiError> {
     trace(req, &ev);
     sqlx::query("SELECT crm_audit_write($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
         .bind(ev.event_type)
@@ -195,7 +208,9 @@ pub async fn list(mut t: Tenant, page: Page, q: RawQuery) -> ApiResult<Json<Audi
     };
     let user = match q.get("user").filter(|s| !s.is_empty()) {
         None => None,
-        Some(s) => Some(Uuid::parse_str(s).map_err(|_| ApiError::field("user", "Must be a valid UUID."))?),
+        Some(s) => {
+            Some(Uuid::parse_str(s).map_err(|_| ApiError::field("user", "Must be a valid UUID."))?)
+        }
     };
     let rows: Vec<AuditRow> = sqlx::query_as(
         "SELECT a.id, a.event_type, a.user_id, u.email, a.description, a.metadata, host(a.ip_address),

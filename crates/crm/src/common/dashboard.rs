@@ -54,7 +54,19 @@ pub async fn dashboard(mut t: Tenant) -> ApiResult<Json<Value>> {
             (SELECT count(*) FROM lead WHERE org_id = $1),
             (SELECT COALESCE(NULLIF(default_currency, ''), 'USD') FROM organization WHERE id = $1)"
     );
-    type Counts = (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, Option<String>);
+    type Counts = (
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        Option<String>,
+    );
     let c: Counts = sqlx::query_as(sqlx::AssertSqlSafe(counts_sql))
         .bind(t.org_id)
         .bind(t.is_admin())
@@ -75,14 +87,15 @@ pub async fn dashboard(mut t: Tenant) -> ApiResult<Json<Value>> {
                FROM opportunity o WHERE o.org_id = $1 AND {opp}) o
          GROUP BY o.stage"
     );
-    let stages: Vec<(String, i64, f64, f64, f64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(pipeline_sql))
-        .bind(t.org_id)
-        .bind(t.is_admin())
-        .bind(t.user_id)
-        .bind(t.profile_id)
-        .bind(&currency)
-        .fetch_all(&mut *t.tx)
-        .await?;
+    let stages: Vec<(String, i64, f64, f64, f64, i64)> =
+        sqlx::query_as(sqlx::AssertSqlSafe(pipeline_sql))
+            .bind(t.org_id)
+            .bind(t.is_admin())
+            .bind(t.user_id)
+            .bind(t.profile_id)
+            .bind(&currency)
+            .fetch_all(&mut *t.tx)
+            .await?;
 
     let lists_sql = format!(
         "SELECT
@@ -123,13 +136,14 @@ pub async fn dashboard(mut t: Tenant) -> ApiResult<Json<Value>> {
              FROM task t WHERE t.org_id = $1 AND {open_task} AND t.due_date IS NOT NULL AND {task}
              ORDER BY t.due_date, t.id LIMIT {LIST_LIMIT}) x)"
     );
-    let lists: (Value, Value, Value, Value, Value, Value) = sqlx::query_as(sqlx::AssertSqlSafe(lists_sql))
-        .bind(t.org_id)
-        .bind(t.is_admin())
-        .bind(t.user_id)
-        .bind(t.profile_id)
-        .fetch_one(&mut *t.tx)
-        .await?;
+    let lists: (Value, Value, Value, Value, Value, Value) =
+        sqlx::query_as(sqlx::AssertSqlSafe(lists_sql))
+            .bind(t.org_id)
+            .bind(t.is_admin())
+            .bind(t.user_id)
+            .bind(t.profile_id)
+            .fetch_one(&mut *t.tx)
+            .await?;
     let activities = activity::recent(&mut t.tx, t.org_id, None, LIST_LIMIT).await?;
     t.commit().await?;
 
@@ -141,10 +155,16 @@ pub async fn dashboard(mut t: Tenant) -> ApiResult<Json<Value>> {
             json!({"count": row.map_or(0, |r| r.1), "value": row.map_or(0.0, |r| r.2), "label": label}),
         );
     }
-    let open = stages.iter().filter(|r| OPEN_STAGES.contains(&r.0.as_str()));
+    let open = stages
+        .iter()
+        .filter(|r| OPEN_STAGES.contains(&r.0.as_str()));
     let pipeline_value: f64 = open.clone().map(|r| r.2).sum();
     let weighted: f64 = open.map(|r| r.3).sum();
-    let won_this_month: f64 = stages.iter().filter(|r| r.0 == "CLOSED_WON").map(|r| r.4).sum();
+    let won_this_month: f64 = stages
+        .iter()
+        .filter(|r| r.0 == "CLOSED_WON")
+        .map(|r| r.4)
+        .sum();
     let other_currency: i64 = stages.iter().map(|r| r.5).sum();
     let conversion_rate = if c.9 == 0 {
         json!(0)

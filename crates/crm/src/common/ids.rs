@@ -34,7 +34,12 @@ pub fn uuid_list(body: &Map<String, Value>, key: &str) -> Result<Option<Vec<Uuid
         match Uuid::parse_str(s.trim()) {
             Ok(id) if !out.contains(&id) => out.push(id),
             Ok(_) => {}
-            Err(_) => return Err(ApiError::field(key, format!("\u{201c}{s}\u{201d} is not a valid UUID."))),
+            Err(_) => {
+                return Err(ApiError::field(
+                    key,
+                    format!("\u{201c}{s}\u{201d} is not a valid UUID."),
+                ));
+            }
         }
     }
     Ok(Some(out))

@@ -3,8 +3,8 @@
 pub mod activity;
 pub mod api_settings;
 pub mod audit;
-pub mod dashboard;
 pub mod bootstrap;
+pub mod dashboard;
 pub mod enums;
 pub mod ids;
 pub mod orgs;

@@ -281,7 +281,9 @@ pub async fn rotate_api_key(
         .describe(format!("API key rotated by {}", t.email));
     super::audit::write(&mut t.tx, &req, ev).await?;
     t.commit().await?;
-    Ok(Json(json!({"error": false, "message": "API key rotated", "api_key": key})))
+    Ok(Json(
+        json!({"error": false, "message": "API key rotated", "api_key": key}),
+    ))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

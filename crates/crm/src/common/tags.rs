@@ -87,7 +87,10 @@ async fn get(tx: &mut Tx, org_id: Uuid, raw: &str) -> Result<TagObj, ApiError> {
 
 /// A validated tag name and its slug.
 fn name_and_slug(body: &serde_json::Map<String, Value>) -> Result<(String, String), ApiError> {
-    let name = body.opt_str("name").map(|s| s.trim().to_string()).unwrap_or_default();
+    let name = body
+        .opt_str("name")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
     let msg = if name.is_empty() {
         "This field is required."
     } else if name.chars().count() > 50 {
@@ -117,7 +120,9 @@ pub struct TagListResponse {
     params(("include_archived" = Option<bool>, Query), ("name" = Option<String>, Query, description = "Contains, case-insensitive")),
     responses((status = 200, body = TagListResponse)))]
 pub async fn list(mut t: Tenant, q: RawQuery) -> ApiResult<Json<TagListResponse>> {
-    let archived = q.get("include_archived").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let archived = q
+        .get("include_archived")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let name = q
         .get("name")
         .filter(|s| !s.is_empty())
@@ -143,7 +148,10 @@ pub async fn list(mut t: Tenant, q: RawQuery) -> ApiResult<Json<TagListResponse>
     responses((status = 201, description = "`{\"error\": false, \"message\": \"Tag Created Successfully\", \"tag\": TagObj}`"),
               (status = 200, description = "An archived tag of that name was reactivated"),
               (status = 400, description = "`{\"error\": true, \"errors\": {\"name\": [...]}}`"), (status = 403)))]
-pub async fn create(mut t: Tenant, JsonBody(body): JsonBody) -> ApiResult<(StatusCode, Json<Value>)> {
+pub async fn create(
+    mut t: Tenant,
+    JsonBody(body): JsonBody,
+) -> ApiResult<(StatusCode, Json<Value>)> {
     require_admin(&t, "Only admins can create tags")?;
     let (name, slug) = name_and_slug(&body)?;
     let description = body.opt_str("description");
@@ -197,7 +205,10 @@ pub async fn create(mut t: Tenant, JsonBody(body): JsonBody) -> ApiResult<(Statu
     };
     let tag = get(&mut t.tx, t.org_id, &id.to_string()).await?;
     t.commit().await?;
-    Ok((status, Json(json!({"error": false, "message": message, "tag": tag}))))
+    Ok((
+        status,
+        Json(json!({"error": false, "message": message, "tag": tag})),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/tags/{id}/", tag = "tags", security(("jwt" = []), ("api_key" = [])),
@@ -213,17 +224,22 @@ pub async fn detail(mut t: Tenant, Path(raw): Path<String>) -> ApiResult<Json<Va
     params(("id" = Uuid, Path)), request_body(content = Object, description = "`{\"name\", \"color\", \"description\"}`"),
     responses((status = 200, description = "`{\"error\": false, \"message\": \"Tag Updated Successfully\", \"tag\": TagObj}`"),
               (status = 400), (status = 403), (status = 404)))]
-pub async fn update(mut t: Tenant, Path(raw): Path<String>, JsonBody(body): JsonBody) -> ApiResult<Json<Value>> {
+pub async fn update(
+    mut t: Tenant,
+    Path(raw): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<Value>> {
     require_admin(&t, "Only admins can update tags")?;
     let tag = get(&mut t.tx, t.org_id, &raw).await?;
     let (name, slug) = name_and_slug(&body)?;
-    let (clash,): (bool,) =
-        sqlx::query_as("SELECT EXISTS (SELECT 1 FROM tags WHERE org_id = $1 AND slug = $2 AND id <> $3)")
-            .bind(t.org_id)
-            .bind(&slug)
-            .bind(tag.id)
-            .fetch_one(&mut *t.tx)
-            .await?;
+    let (clash,): (bool,) = sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM tags WHERE org_id = $1 AND slug = $2 AND id <> $3)",
+    )
+    .bind(t.org_id)
+    .bind(&slug)
+    .bind(tag.id)
+    .fetch_one(&mut *t.tx)
+    .await?;
     if clash {
         return Err(envelope(
             StatusCode::BAD_REQUEST,
@@ -246,7 +262,9 @@ pub async fn update(mut t: Tenant, Path(raw): Path<String>, JsonBody(body): Json
     .await?;
     let tag = get(&mut t.tx, t.org_id, &tag.id.to_string()).await?;
     t.commit().await?;
-    Ok(Json(json!({"error": false, "message": "Tag Updated Successfully", "tag": tag})))
+    Ok(Json(
+        json!({"error": false, "message": "Tag Updated Successfully", "tag": tag}),
+    ))
 }
 
 async fn set_active(mut t: Tenant, raw: &str, active: bool) -> Result<(Tenant, TagObj), ApiError> {
@@ -270,7 +288,9 @@ pub async fn archive(t: Tenant, Path(raw): Path<String>) -> ApiResult<Json<Value
     require_admin(&t, "Only admins can archive tags")?;
     let (t, _) = set_active(t, &raw, false).await?;
     t.commit().await?;
-    Ok(Json(json!({"error": false, "message": "Tag archived successfully"})))
+    Ok(Json(
+        json!({"error": false, "message": "Tag archived successfully"}),
+    ))
 }
 
 #[utoipa::path(post, path = "/api/tags/{id}/restore/", tag = "tags", security(("jwt" = []), ("api_key" = [])),
@@ -280,7 +300,9 @@ pub async fn restore(t: Tenant, Path(raw): Path<String>) -> ApiResult<Json<Value
     require_admin(&t, "Only admins can restore tags")?;
     let (t, tag) = set_active(t, &raw, true).await?;
     t.commit().await?;
-    Ok(Json(json!({"error": false, "message": "Tag restored successfully", "tag": tag})))
+    Ok(Json(
+        json!({"error": false, "message": "Tag restored successfully", "tag": tag}),
+    ))
 }
 
 #[cfg(test)]

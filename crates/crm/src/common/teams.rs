@@ -84,7 +84,11 @@ pub async fn load(tx: &mut Tx, org_id: Uuid, ids: &[Uuid]) -> Result<Vec<TeamObj
                 .map(|ps| ps.iter().filter_map(|p| members.get(p).cloned()).collect())
                 .unwrap_or_default();
             let created_by = match (r.4, r.5) {
-                (Some(id), Some(email)) => Some(UserMini { id, email, profile_pic: r.6 }),
+                (Some(id), Some(email)) => Some(UserMini {
+                    id,
+                    email,
+                    profile_pic: r.6,
+                }),
                 _ => None,
             };
             (
@@ -105,11 +109,12 @@ pub async fn load(tx: &mut Tx, org_id: Uuid, ids: &[Uuid]) -> Result<Vec<TeamObj
 
 /// Every team of the org, newest first.
 pub async fn all(tx: &mut Tx, org_id: Uuid) -> Result<Vec<TeamObj>, sqlx::Error> {
-    let ids: Vec<(Uuid,)> =
-        sqlx::query_as("SELECT id FROM teams WHERE org_id = $1 ORDER BY created_at DESC, id LIMIT 1000")
-            .bind(org_id)
-            .fetch_all(&mut **tx)
-            .await?;
+    let ids: Vec<(Uuid,)> = sqlx::query_as(
+        "SELECT id FROM teams WHERE org_id = $1 ORDER BY created_at DESC, id LIMIT 1000",
+    )
+    .bind(org_id)
+    .fetch_all(&mut **tx)
+    .await?;
     let ids: Vec<Uuid> = ids.into_iter().map(|r| r.0).collect();
     load(tx, org_id, &ids).await
 }
@@ -146,15 +151,24 @@ pub struct TeamListResponse {
     responses((status = 200, body = TeamListResponse), (status = 403)))]
 pub async fn list(mut t: Tenant, page: Page, q: RawQuery) -> ApiResult<Json<TeamListResponse>> {
     require_admin(&t)?;
-    let name = q.get("team_name").filter(|s| !s.is_empty()).map(|s| format!("%{}%", like_escape(s)));
+    let name = q
+        .get("team_name")
+        .filter(|s| !s.is_empty())
+        .map(|s| format!("%{}%", like_escape(s)));
     let created_by = match q.get("created_by").filter(|s| !s.is_empty()) {
         None => None,
-        Some(s) => Some(Uuid::parse_str(s).map_err(|_| ApiError::field("created_by", "Must be a valid UUID."))?),
+        Some(s) => Some(
+            Uuid::parse_str(s)
+                .map_err(|_| ApiError::field("created_by", "Must be a valid UUID."))?,
+        ),
     };
     let mut assigned: Vec<Uuid> = Vec::new();
     for raw in q.all("assigned_users") {
         for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            assigned.push(Uuid::parse_str(part).map_err(|_| ApiError::field("assigned_users", "Must be a valid UUID."))?);
+            assigned.push(
+                Uuid::parse_str(part)
+                    .map_err(|_| ApiError::field("assigned_users", "Must be a valid UUID."))?,
+            );
         }
     }
     let rows: Vec<(Uuid, i64)> = sqlx::query_as(
@@ -210,7 +224,9 @@ pub async fn list(mut t: Tenant, page: Page, q: RawQuery) -> ApiResult<Json<Team
 }
 
 pub fn like_escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 /// Validated name/description; `partial` leaves absent keys alone.
@@ -220,7 +236,12 @@ struct TeamInput {
     members: Option<Vec<Uuid>>,
 }
 
-async fn validate(t: &mut Tenant, body: &Map<String, Value>, partial: bool, team: Option<Uuid>) -> Result<TeamInput, ApiError> {
+async fn validate(
+    t: &mut Tenant,
+    body: &Map<String, Value>,
+    partial: bool,
+    team: Option<Uuid>,
+) -> Result<TeamInput, ApiError> {
     let mut errors = Map::new();
     let name = match body.opt_str("name").map(|s| s.trim().to_string()) {
         Some(n) if n.is_empty() => {
@@ -228,7 +249,10 @@ async fn validate(t: &mut Tenant, body: &Map<String, Value>, partial: bool, team
             None
         }
         Some(n) if n.chars().count() > 100 => {
-            errors.insert("name".into(), json!(["Ensure this field has no more than 100 characters."]));
+            errors.insert(
+                "name".into(),
+                json!(["Ensure this field has no more than 100 characters."]),
+            );
             None
         }
         Some(n) => Some(n),
@@ -258,7 +282,9 @@ async fn validate(t: &mut Tenant, body: &Map<String, Value>, partial: bool, team
     // POST sends `users` (+ `assign_users: true`); PUT sends the ids in `assign_users`.
     let members = match ids::uuid_list(body, "users")? {
         Some(m) => Some(m),
-        None if matches!(body.get("assign_users"), Some(Value::Array(_))) => ids::uuid_list(body, "assign_users")?,
+        None if matches!(body.get("assign_users"), Some(Value::Array(_))) => {
+            ids::uuid_list(body, "assign_users")?
+        }
         None => None,
     };
     if let Some(m) = &members {
@@ -309,7 +335,9 @@ pub async fn create(mut t: Tenant, JsonBody(body): JsonBody) -> ApiResult<Json<V
     }
     activity::record(&mut t, Action::Create, "Team", id, &name).await?;
     t.commit().await?;
-    Ok(Json(json!({"error": false, "message": "Team Created Successfully", "id": id})))
+    Ok(Json(
+        json!({"error": false, "message": "Team Created Successfully", "id": id}),
+    ))
 }
 
 async fn find(t: &mut Tenant, raw: &str) -> Result<Uuid, ApiError> {
@@ -327,12 +355,20 @@ async fn find(t: &mut Tenant, raw: &str) -> Result<Uuid, ApiError> {
 pub async fn detail(mut t: Tenant, Path(raw): Path<String>) -> ApiResult<Json<Value>> {
     require_admin(&t)?;
     let id = find(&mut t, &raw).await?;
-    let team = load(&mut t.tx, t.org_id, &[id]).await?.pop().ok_or_else(ApiError::not_found)?;
+    let team = load(&mut t.tx, t.org_id, &[id])
+        .await?
+        .pop()
+        .ok_or_else(ApiError::not_found)?;
     t.commit().await?;
     Ok(Json(json!({"team": team})))
 }
 
-async fn update(mut t: Tenant, raw: String, body: Map<String, Value>, partial: bool) -> ApiResult<Json<Value>> {
+async fn update(
+    mut t: Tenant,
+    raw: String,
+    body: Map<String, Value>,
+    partial: bool,
+) -> ApiResult<Json<Value>> {
     require_admin(&t)?;
     let id = find(&mut t, &raw).await?;
     let input = validate(&mut t, &body, partial, Some(id)).await?;
@@ -361,20 +397,30 @@ async fn update(mut t: Tenant, raw: String, body: Map<String, Value>, partial: b
         .await?;
     activity::record(&mut t, Action::Update, "Team", id, &name).await?;
     t.commit().await?;
-    Ok(Json(json!({"error": false, "message": "Team Updated Successfully"})))
+    Ok(Json(
+        json!({"error": false, "message": "Team Updated Successfully"}),
+    ))
 }
 
 #[utoipa::path(put, path = "/api/teams/{id}/", tag = "teams", security(("jwt" = []), ("api_key" = [])),
     params(("id" = Uuid, Path)), request_body(content = Object, description = "`{\"name\", \"description\", \"assign_users\": [profile ids]}`"),
     responses((status = 200, description = "`{\"error\": false, \"message\": \"Team Updated Successfully\"}`"), (status = 400), (status = 403), (status = 404)))]
-pub async fn put(t: Tenant, Path(raw): Path<String>, JsonBody(body): JsonBody) -> ApiResult<Json<Value>> {
+pub async fn put(
+    t: Tenant,
+    Path(raw): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<Value>> {
     update(t, raw, body, false).await
 }
 
 #[utoipa::path(patch, path = "/api/teams/{id}/", tag = "teams", security(("jwt" = []), ("api_key" = [])),
     params(("id" = Uuid, Path)), request_body(content = Object, description = "Any of `name`, `description`, `users`"),
     responses((status = 200, description = "`{\"error\": false, \"message\": \"Team Updated Successfully\"}`"), (status = 400), (status = 403), (status = 404)))]
-pub async fn patch(t: Tenant, Path(raw): Path<String>, JsonBody(body): JsonBody) -> ApiResult<Json<Value>> {
+pub async fn patch(
+    t: Tenant,
+    Path(raw): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<Value>> {
     update(t, raw, body, true).await
 }
 
@@ -389,12 +435,15 @@ pub async fn delete(mut t: Tenant, Path(raw): Path<String>) -> ApiResult<Json<Va
         .bind(id)
         .execute(&mut *t.tx)
         .await?;
-    let (name,): (String,) = sqlx::query_as("DELETE FROM teams WHERE id = $1 AND org_id = $2 RETURNING name")
-        .bind(id)
-        .bind(t.org_id)
-        .fetch_one(&mut *t.tx)
-        .await?;
+    let (name,): (String,) =
+        sqlx::query_as("DELETE FROM teams WHERE id = $1 AND org_id = $2 RETURNING name")
+            .bind(id)
+            .bind(t.org_id)
+            .fetch_one(&mut *t.tx)
+            .await?;
     activity::record(&mut t, Action::Delete, "Team", id, &name).await?;
     t.commit().await?;
-    Ok(Json(json!({"error": false, "message": "Team Deleted Successfully"})))
+    Ok(Json(
+        json!({"error": false, "message": "Team Deleted Successfully"}),
+    ))
 }

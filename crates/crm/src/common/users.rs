@@ -44,7 +44,11 @@ fn last_admin() -> ApiError {
 }
 
 /// Profiles of the org by id, keeping the given order.
-async fn load_ordered(tx: &mut Tx, org: Uuid, ids: &[Uuid]) -> Result<Vec<ProfileObj>, sqlx::Error> {
+async fn load_ordered(
+    tx: &mut Tx,
+    org: Uuid,
+    ids: &[Uuid],
+) -> Result<Vec<ProfileObj>, sqlx::Error> {
     let mut objs = profiles::load(tx, org, ids).await?;
     objs.sort_by_key(|p| ids.iter().position(|i| *i == p.id));
     Ok(objs)
@@ -116,7 +120,10 @@ pub async fn list(
     let status = match q.get("status").filter(|s| !s.is_empty()) {
         None => None,
         Some(s) => Some(parse_bool(s).ok_or_else(|| {
-            ApiError::field("status", format!("\u{201c}{s}\u{201d} value must be either True or False."))
+            ApiError::field(
+                "status",
+                format!("\u{201c}{s}\u{201d} value must be either True or False."),
+            )
         })?),
     };
     const FILTER: &str = "p.org_id = $1 AND ($2::text IS NULL OR u.email ILIKE $2)
@@ -188,7 +195,9 @@ fn opt_bool(body: &Map<String, Value>, key: &str, errors: &mut Map<String, Value
             errors.insert(key.into(), json!(["Must be a valid boolean."]));
             None
         }),
-        Value::Number(n) if n.as_i64() == Some(0) || n.as_i64() == Some(1) => Some(n.as_i64() == Some(1)),
+        Value::Number(n) if n.as_i64() == Some(0) || n.as_i64() == Some(1) => {
+            Some(n.as_i64() == Some(1))
+        }
         _ => {
             errors.insert(key.into(), json!(["Must be a valid boolean."]));
             None
@@ -206,7 +215,12 @@ fn opt_text(
         Value::Null => Some(None),
         Value::String(s) if s.trim().is_empty() => Some(None),
         Value::String(s) if s.trim().chars().count() > max => {
-            errors.insert(key.into(), json!([format!("Ensure this field has no more than {max} characters.")]));
+            errors.insert(
+                key.into(),
+                json!([format!(
+                    "Ensure this field has no more than {max} characters."
+                )]),
+            );
             None
         }
         Value::String(s) => Some(Some(s.trim().to_string())),
@@ -218,11 +232,18 @@ fn opt_text(
     }
 }
 
-fn profile_input(body: &Map<String, Value>, require_role: bool, errors: &mut Map<String, Value>) -> ProfileInput {
+fn profile_input(
+    body: &Map<String, Value>,
+    require_role: bool,
+    errors: &mut Map<String, Value>,
+) -> ProfileInput {
     let role = match body.opt_str("role").map(|r| r.trim().to_uppercase()) {
         Some(r) if ROLES.contains(&r.as_str()) => Some(r),
         Some(r) => {
-            errors.insert("role".into(), json!([format!("\"{r}\" is not a valid choice.")]));
+            errors.insert(
+                "role".into(),
+                json!([format!("\"{r}\" is not a valid choice.")]),
+            );
             None
         }
         None => {
@@ -252,17 +273,29 @@ const ADDRESS_FIELDS: &[(&str, usize)] = &[
 ];
 
 /// Address fields given in the body (validated), or None when the body names none.
-fn address_input(body: &Map<String, Value>, errors: &mut Map<String, Value>) -> Option<Vec<String>> {
+fn address_input(
+    body: &Map<String, Value>,
+    errors: &mut Map<String, Value>,
+) -> Option<Vec<String>> {
     if !ADDRESS_FIELDS.iter().any(|(k, _)| body.contains_key(*k)) {
         return None;
     }
     let mut out = Vec::new();
     for (key, max) in ADDRESS_FIELDS {
-        let v = opt_text(body, key, *max, errors).flatten().unwrap_or_default();
+        let v = opt_text(body, key, *max, errors)
+            .flatten()
+            .unwrap_or_default();
         if *key == "country" && !v.is_empty() && !is_country(&v.to_uppercase()) {
-            errors.insert("country".into(), json!([format!("\"{v}\" is not a valid choice.")]));
+            errors.insert(
+                "country".into(),
+                json!([format!("\"{v}\" is not a valid choice.")]),
+            );
         }
-        out.push(if *key == "country" { v.to_uppercase() } else { v });
+        out.push(if *key == "country" {
+            v.to_uppercase()
+        } else {
+            v
+        });
     }
     Some(out)
 }
@@ -364,13 +397,19 @@ pub async fn create(
     let profile_pic = opt_text(&body, "profile_pic", 1000, &mut user_errors).flatten();
     let password = body.opt_str("password").filter(|p| !p.is_empty());
     if password.as_ref().is_some_and(|p| p.chars().count() < 8) {
-        user_errors.insert("password".into(), json!(["Ensure this field has at least 8 characters."]));
+        user_errors.insert(
+            "password".into(),
+            json!(["Ensure this field has at least 8 characters."]),
+        );
     }
     let input = profile_input(&body, true, &mut profile_errors);
     let address = address_input(&body, &mut address_errors);
     if let Some(Some(phone)) = &input.phone {
         if phone_taken(&mut t, phone, None).await? {
-            profile_errors.insert("phone".into(), json!(["Profile with this phone already exists in this organization."]));
+            profile_errors.insert(
+                "phone".into(),
+                json!(["Profile with this phone already exists in this organization."]),
+            );
         }
     }
     let existing: Option<(Uuid,)> = if user_errors.contains_key("email") {
@@ -392,7 +431,10 @@ pub async fn create(
         None => None,
     };
     if membership.is_some_and(|m| m.1) {
-        user_errors.insert("email".into(), json!(["User already exists in this organization."]));
+        user_errors.insert(
+            "email".into(),
+            json!(["User already exists in this organization."]),
+        );
     }
     if !user_errors.is_empty() || !profile_errors.is_empty() || !address_errors.is_empty() {
         let mut errors = Map::new();
@@ -481,14 +523,18 @@ pub async fn create(
     }
     let ev = Event::new("MEMBERSHIP_ADDED", Some(t.user_id), Some(t.org_id))
         .describe(format!("{email} added as {role}"))
-        .meta(json!({"target_user_id": user_id, "profile_id": profile_id, "role": role,
-                     "existing_account": existing.is_some()}));
+        .meta(
+            json!({"target_user_id": user_id, "profile_id": profile_id, "role": role,
+                     "existing_account": existing.is_some()}),
+        );
     audit::write(&mut t.tx, &req, ev).await?;
     t.commit().await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"error": false, "message": "User Created Successfully",
-                    "user_id": user_id, "profile_id": profile_id})),
+        Json(
+            json!({"error": false, "message": "User Created Successfully",
+                    "user_id": user_id, "profile_id": profile_id}),
+        ),
     ))
 }
 
@@ -606,7 +652,13 @@ pub async fn detail(mut t: Tenant, Path(raw): Path<String>) -> ApiResult<Json<Va
     }})))
 }
 
-async fn update(mut t: Tenant, req: RequestInfo, raw: String, body: Map<String, Value>, full: bool) -> ApiResult<Json<Value>> {
+async fn update(
+    mut t: Tenant,
+    req: RequestInfo,
+    raw: String,
+    body: Map<String, Value>,
+    full: bool,
+) -> ApiResult<Json<Value>> {
     let target = target(&mut t, &raw).await?;
     let is_self = target.user_id == t.user_id;
     if !t.is_admin() && !is_self {
@@ -630,16 +682,24 @@ async fn update(mut t: Tenant, req: RequestInfo, raw: String, body: Map<String, 
     };
     let profile_pic = opt_text(&body, "profile_pic", 1000, &mut contact_errors);
     let input = profile_input(&body, full, &mut profile_errors);
-    let address = if full { address_input(&body, &mut address_errors) } else { None };
+    let address = if full {
+        address_input(&body, &mut address_errors)
+    } else {
+        None
+    };
     if let Some(e) = &email {
-        let (taken,): (bool,) =
-            sqlx::query_as("SELECT EXISTS (SELECT 1 FROM users WHERE lower(email) = lower($1) AND id <> $2)")
-                .bind(e)
-                .bind(target.user_id)
-                .fetch_one(&mut *t.tx)
-                .await?;
+        let (taken,): (bool,) = sqlx::query_as(
+            "SELECT EXISTS (SELECT 1 FROM users WHERE lower(email) = lower($1) AND id <> $2)",
+        )
+        .bind(e)
+        .bind(target.user_id)
+        .fetch_one(&mut *t.tx)
+        .await?;
         if taken {
-            contact_errors.insert("email".into(), json!(["User with this email address already exists."]));
+            contact_errors.insert(
+                "email".into(),
+                json!(["User with this email address already exists."]),
+            );
         } else if !is_self {
             // The login e-mail is global: only the account's owner may change it once the account
             // is shared with other orgs.
@@ -657,7 +717,10 @@ async fn update(mut t: Tenant, req: RequestInfo, raw: String, body: Map<String, 
     }
     if let Some(Some(phone)) = &input.phone {
         if phone_taken(&mut t, phone, Some(target.profile_id)).await? {
-            profile_errors.insert("phone".into(), json!(["Profile with this phone already exists in this organization."]));
+            profile_errors.insert(
+                "phone".into(),
+                json!(["Profile with this phone already exists in this organization."]),
+            );
         }
     }
     if !contact_errors.is_empty() || !profile_errors.is_empty() || !address_errors.is_empty() {
@@ -678,9 +741,13 @@ async fn update(mut t: Tenant, req: RequestInfo, raw: String, body: Map<String, 
     }
 
     let role = input.role.clone().unwrap_or_else(|| target.role.clone());
-    let org_admin = input.is_organization_admin.unwrap_or(target.is_organization_admin);
+    let org_admin = input
+        .is_organization_admin
+        .unwrap_or(target.is_organization_admin);
     let sales = input.has_sales_access.unwrap_or(target.has_sales_access);
-    let marketing = input.has_marketing_access.unwrap_or(target.has_marketing_access);
+    let marketing = input
+        .has_marketing_access
+        .unwrap_or(target.has_marketing_access);
     let permissions_change = role != target.role
         || org_admin != target.is_organization_admin
         || sales != target.has_sales_access
@@ -733,10 +800,15 @@ async fn update(mut t: Tenant, req: RequestInfo, raw: String, body: Map<String, 
     }
     if role != target.role || org_admin != target.is_organization_admin {
         let ev = Event::new("ROLE_CHANGED", Some(t.user_id), Some(t.org_id))
-            .describe(format!("{} changed from {} to {}", target.email, target.role, role))
-            .meta(json!({"target_user_id": target.user_id, "from_role": target.role, "to_role": role,
+            .describe(format!(
+                "{} changed from {} to {}",
+                target.email, target.role, role
+            ))
+            .meta(
+                json!({"target_user_id": target.user_id, "from_role": target.role, "to_role": role,
                          "from_is_organization_admin": target.is_organization_admin,
-                         "to_is_organization_admin": org_admin}));
+                         "to_is_organization_admin": org_admin}),
+            );
         audit::write(&mut t.tx, &req, ev).await?;
     }
     if let Some(e) = &email {
@@ -746,7 +818,9 @@ async fn update(mut t: Tenant, req: RequestInfo, raw: String, body: Map<String, 
         audit::write(&mut t.tx, &req, ev).await?;
     }
     t.commit().await?;
-    Ok(Json(json!({"error": false, "message": "User Updated Successfully"})))
+    Ok(Json(
+        json!({"error": false, "message": "User Updated Successfully"}),
+    ))
 }
 
 #[utoipa::path(put, path = "/api/user/{id}/", tag = "users", security(("jwt" = []), ("api_key" = [])),
@@ -755,7 +829,12 @@ async fn update(mut t: Tenant, req: RequestInfo, raw: String, body: Map<String, 
     responses((status = 200, description = "`{\"error\": false, \"message\": \"User Updated Successfully\"}`"),
               (status = 400, description = "`{\"contact_errors\", \"address_errors\": [..], \"profile_errors\": [..], \"error\": true}` or `{\"error\": true, \"errors\": \"The organization must have at least one admin.\"}`"),
               (status = 403), (status = 404)))]
-pub async fn put(t: Tenant, req: RequestInfo, Path(raw): Path<String>, JsonBody(body): JsonBody) -> ApiResult<Json<Value>> {
+pub async fn put(
+    t: Tenant,
+    req: RequestInfo,
+    Path(raw): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<Value>> {
     update(t, req, raw, body, true).await
 }
 
@@ -764,7 +843,12 @@ pub async fn put(t: Tenant, req: RequestInfo, Path(raw): Path<String>, JsonBody(
     request_body(content = Object, description = "Any of `email`, `profile_pic`, `role`, `phone`, `alternate_phone`, `has_sales_access`, `has_marketing_access`, `is_organization_admin`"),
     responses((status = 200, description = "`{\"error\": false, \"message\": \"User Updated Successfully\"}`"),
               (status = 400), (status = 403, description = "Not an admin, or a member changing their own role"), (status = 404)))]
-pub async fn patch(t: Tenant, req: RequestInfo, Path(raw): Path<String>, JsonBody(body): JsonBody) -> ApiResult<Json<Value>> {
+pub async fn patch(
+    t: Tenant,
+    req: RequestInfo,
+    Path(raw): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<Value>> {
     update(t, req, raw, body, false).await
 }
 
@@ -774,7 +858,11 @@ pub async fn patch(t: Tenant, req: RequestInfo, Path(raw): Path<String>, JsonBod
     params(("id" = Uuid, Path, description = "User id")),
     responses((status = 200, description = "`{\"status\": \"success\"}`"), (status = 400, description = "Last admin"),
               (status = 403), (status = 404)))]
-pub async fn delete(mut t: Tenant, req: RequestInfo, Path(raw): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn delete(
+    mut t: Tenant,
+    req: RequestInfo,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<Value>> {
     let target = target(&mut t, &raw).await?;
     if !t.is_admin() || target.user_id == t.user_id {
         return Err(denied());
@@ -792,7 +880,10 @@ pub async fn delete(mut t: Tenant, req: RequestInfo, Path(raw): Path<String>) ->
         .await?;
     service::revoke_tokens(&mut t.tx, target.user_id).await?;
     let ev = Event::new("MEMBERSHIP_REVOKED", Some(t.user_id), Some(t.org_id))
-        .describe(format!("Membership of {} revoked by {}", target.email, t.email))
+        .describe(format!(
+            "Membership of {} revoked by {}",
+            target.email, t.email
+        ))
         .meta(json!({"target_user_id": target.user_id, "revoked_by": t.email}));
     audit::write(&mut t.tx, &req, ev).await?;
     t.commit().await?;

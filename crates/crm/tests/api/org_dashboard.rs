@@ -46,15 +46,30 @@ async fn dashboard_keys_aggregates_caps_and_scoping() {
         .await
         .unwrap();
     // Opportunities: two open in the org currency, one won this month, one in another currency.
-    let acc = exec(db, "INSERT INTO accounts (created_at, updated_at, id, name, is_active, org_id, created_by_id)
-                        VALUES (now(), now(), $1, 'Acme', true, $2, $3)", org, a).await;
-    for (stage, amount, prob, cur) in [("PROSPECTING", 1000, 10, "'USD'"), ("NEGOTIATION", 500, 50, "NULL"),
-                                       ("CLOSED_WON", 300, 100, "'USD'"), ("PROPOSAL", 9999, 50, "'EUR'")] {
+    let acc = exec(
+        db,
+        "INSERT INTO accounts (created_at, updated_at, id, name, is_active, org_id, created_by_id)
+                        VALUES (now(), now(), $1, 'Acme', true, $2, $3)",
+        org,
+        a,
+    )
+    .await;
+    for (stage, amount, prob, cur) in [
+        ("PROSPECTING", 1000, 10, "'USD'"),
+        ("NEGOTIATION", 500, 50, "NULL"),
+        ("CLOSED_WON", 300, 100, "'USD'"),
+        ("PROPOSAL", 9999, 50, "'EUR'"),
+    ] {
         let o = exec(db, &format!(
             "INSERT INTO opportunity (created_at, updated_at, id, name, stage, currency, amount, probability, is_active, org_id,
                                       created_by_id, amount_source, account_id)
              VALUES (now(), now(), $1, 'Deal', '{stage}', {cur}, {amount}, {prob}, true, $2, $3, 'MANUAL', NULL)"), org, a).await;
-        sqlx::query("UPDATE opportunity SET account_id = $2 WHERE id = $1").bind(o).bind(acc).execute(db).await.unwrap();
+        sqlx::query("UPDATE opportunity SET account_id = $2 WHERE id = $1")
+            .bind(o)
+            .bind(acc)
+            .execute(db)
+            .await
+            .unwrap();
     }
     // Tasks: one overdue, one due today (assigned to the member), one done.
     exec(db, "INSERT INTO task (created_at, updated_at, id, title, status, priority, due_date, org_id, created_by_id)
@@ -73,14 +88,34 @@ async fn dashboard_keys_aggregates_caps_and_scoping() {
               VALUES (now(), now(), $1, 'C', 'D', false, true, $2, $3)", org, a).await;
     // Another org's data never shows.
     let other = app.admin("other@example.com").await;
-    exec(db, "INSERT INTO lead (created_at, updated_at, id, status, is_active, org_id, created_by_id)
-              VALUES (now(), now(), $1, 'assigned', true, $2, $3)", other.org_id, other.user_id).await;
+    exec(
+        db,
+        "INSERT INTO lead (created_at, updated_at, id, status, is_active, org_id, created_by_id)
+              VALUES (now(), now(), $1, 'assigned', true, $2, $3)",
+        other.org_id,
+        other.user_id,
+    )
+    .await;
 
     let res = app.get("/api/dashboard/", Some(&admin.access)).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     let b = &res.body;
-    for k in ["accounts_count", "contacts_count", "leads_count", "opportunities_count", "accounts", "contacts", "leads",
-              "opportunities", "urgent_counts", "pipeline_by_stage", "revenue_metrics", "hot_leads", "tasks", "activities"] {
+    for k in [
+        "accounts_count",
+        "contacts_count",
+        "leads_count",
+        "opportunities_count",
+        "accounts",
+        "contacts",
+        "leads",
+        "opportunities",
+        "urgent_counts",
+        "pipeline_by_stage",
+        "revenue_metrics",
+        "hot_leads",
+        "tasks",
+        "activities",
+    ] {
         assert!(b.get(k).is_some(), "missing {k}");
     }
     assert_eq!(b["leads_count"], 13);
@@ -89,12 +124,29 @@ async fn dashboard_keys_aggregates_caps_and_scoping() {
     assert_eq!(b["opportunities_count"], 4);
     assert_eq!(b["leads"].as_array().unwrap().len(), 10, "lists are capped");
     let lead = &b["leads"][0];
-    for k in ["id", "first_name", "last_name", "company", "status", "created_on"] {
+    for k in [
+        "id",
+        "first_name",
+        "last_name",
+        "company",
+        "status",
+        "created_on",
+    ] {
         assert!(lead.get(k).is_some(), "lead.{k}");
     }
     assert_eq!(b["leads"][1]["company"]["name"], "Co");
     let opp = &b["opportunities"][0];
-    for k in ["id", "name", "amount", "currency", "stage", "probability", "created_on", "closed_on", "account"] {
+    for k in [
+        "id",
+        "name",
+        "amount",
+        "currency",
+        "stage",
+        "probability",
+        "created_on",
+        "closed_on",
+        "account",
+    ] {
         assert!(opp.get(k).is_some(), "opportunity.{k}");
     }
     assert_eq!(opp["account"]["name"], "Acme");
@@ -104,9 +156,15 @@ async fn dashboard_keys_aggregates_caps_and_scoping() {
     assert_eq!(b["urgent_counts"]["hot_leads"], 3);
     assert_eq!(b["pipeline_by_stage"]["PROSPECTING"]["count"], 1);
     assert_eq!(b["pipeline_by_stage"]["PROSPECTING"]["value"], 1000.0);
-    assert_eq!(b["pipeline_by_stage"]["PROSPECTING"]["label"], "Prospecting");
+    assert_eq!(
+        b["pipeline_by_stage"]["PROSPECTING"]["label"],
+        "Prospecting"
+    );
     assert_eq!(b["pipeline_by_stage"]["PROPOSAL"]["count"], 1);
-    assert_eq!(b["pipeline_by_stage"]["PROPOSAL"]["value"], 0.0, "other currency not summed");
+    assert_eq!(
+        b["pipeline_by_stage"]["PROPOSAL"]["value"], 0.0,
+        "other currency not summed"
+    );
     assert_eq!(b["pipeline_by_stage"]["CLOSED_LOST"]["count"], 0);
     let rm = &b["revenue_metrics"];
     assert_eq!(rm["pipeline_value"], 1500.0);
@@ -116,16 +174,34 @@ async fn dashboard_keys_aggregates_caps_and_scoping() {
     assert_eq!(rm["currency"], "USD");
     assert_eq!(rm["other_currency_count"], 1);
     assert_eq!(b["hot_leads"].as_array().unwrap().len(), 3);
-    for k in ["id", "first_name", "last_name", "company", "rating", "next_follow_up", "last_contacted"] {
+    for k in [
+        "id",
+        "first_name",
+        "last_name",
+        "company",
+        "rating",
+        "next_follow_up",
+        "last_contacted",
+    ] {
         assert!(b["hot_leads"][0].get(k).is_some(), "hot_leads.{k}");
     }
     let tasks = b["tasks"].as_array().unwrap();
     assert_eq!(tasks.len(), 2);
     assert_eq!(tasks[0]["title"], "Late", "ordered by due date");
-    for k in ["id", "title", "status", "priority", "due_date", "assigned_to"] {
+    for k in [
+        "id",
+        "title",
+        "status",
+        "priority",
+        "due_date",
+        "assigned_to",
+    ] {
         assert!(tasks[0].get(k).is_some(), "task.{k}");
     }
-    assert_eq!(tasks[1]["assigned_to"][0]["user_details"]["id"], user.user_id.to_string());
+    assert_eq!(
+        tasks[1]["assigned_to"][0]["user_details"]["id"],
+        user.user_id.to_string()
+    );
 
     // A member sees what is assigned to them or theirs.
     let res = app.get("/api/dashboard/", Some(&user.access)).await;

@@ -26,20 +26,30 @@ struct Provider {
     seen: Arc<Mutex<Vec<HashMap<String, String>>>>,
 }
 
-async fn token(State(p): State<Provider>, Form(form): Form<HashMap<String, String>>) -> (StatusCode, Json<Value>) {
+async fn token(
+    State(p): State<Provider>,
+    Form(form): Form<HashMap<String, String>>,
+) -> (StatusCode, Json<Value>) {
     p.seen.lock().unwrap().push(form.clone());
     if form.get("code").map(String::as_str) != Some("good-code") {
         return (
             StatusCode::BAD_REQUEST,
-            Json(json!({"error": "invalid_grant", "error_description": "Invalid code_verifier or code"})),
+            Json(
+                json!({"error": "invalid_grant", "error_description": "Invalid code_verifier or code"}),
+            ),
         );
     }
     let id_token = p.id_token.lock().unwrap().clone();
-    (StatusCode::OK, Json(json!({"access_token": "at", "id_token": id_token, "token_type": "Bearer"})))
+    (
+        StatusCode::OK,
+        Json(json!({"access_token": "at", "id_token": id_token, "token_type": "Bearer"})),
+    )
 }
 
 async fn jwks() -> Json<Value> {
-    Json(json!({"keys": [{"kty": "RSA", "kid": "k1", "use": "sig", "alg": "RS256", "n": KEY1_N.trim(), "e": "AQAB"}]}))
+    Json(
+        json!({"keys": [{"kty": "RSA", "kid": "k1", "use": "sig", "alg": "RS256", "n": KEY1_N.trim(), "e": "AQAB"}]}),
+    )
 }
 
 async fn start_provider() -> (Provider, String) {
@@ -57,7 +67,12 @@ async fn start_provider() -> (Provider, String) {
 fn sign(pem: &str, claims: Value) -> String {
     let mut header = Header::new(Algorithm::RS256);
     header.kid = Some("k1".into());
-    jsonwebtoken::encode(&header, &claims, &EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap()).unwrap()
+    jsonwebtoken::encode(
+        &header,
+        &claims,
+        &EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap(),
+    )
+    .unwrap()
 }
 
 fn claims(email: &str) -> Value {
@@ -107,7 +122,12 @@ async fn google_sign_in_creates_the_user_and_issues_tokens() {
     assert_eq!(seen["client_id"], CLIENT_ID);
     assert_eq!(seen["redirect_uri"], "http://localhost:5173/login");
     // The tokens work.
-    let me = app.get("/api/auth/me/", Some(res.body["access_token"].as_str().unwrap())).await;
+    let me = app
+        .get(
+            "/api/auth/me/",
+            Some(res.body["access_token"].as_str().unwrap()),
+        )
+        .await;
     assert_eq!(me.status, StatusCode::OK);
     assert_eq!(me.body["email"], "new.person@example.com");
     assert_eq!(user_count(&app, "new.person@example.com").await, 1);
@@ -118,7 +138,12 @@ async fn google_sign_in_creates_the_user_and_issues_tokens() {
     let res = app.post("/api/auth/google/callback/", None, &body()).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     assert_eq!(res.body["current_org"]["id"], admin.org_id.to_string());
-    let prof = app.get("/api/profile/", Some(res.body["access_token"].as_str().unwrap())).await;
+    let prof = app
+        .get(
+            "/api/profile/",
+            Some(res.body["access_token"].as_str().unwrap()),
+        )
+        .await;
     assert_eq!(prof.status, StatusCode::OK);
     assert_eq!(user_count(&app, "boss@example.com").await, 1);
 }
@@ -130,31 +155,67 @@ async fn google_rejects_forged_expired_and_unverified_tokens() {
     let cases = [
         // Signed with another key under the published kid: a forgery.
         (sign(KEY2, claims("forger@example.com")), "signature"),
-        (sign(KEY1, json!({"iss": ISSUER, "aud": "someone-else", "sub": "1", "email": "forger@example.com",
-                           "email_verified": true, "exp": now + 600})), "audience"),
-        (sign(KEY1, json!({"iss": "https://evil.example", "aud": CLIENT_ID, "sub": "1", "email": "forger@example.com",
-                           "email_verified": true, "exp": now + 600})), "issuer"),
-        (sign(KEY1, json!({"iss": ISSUER, "aud": CLIENT_ID, "sub": "1", "email": "forger@example.com",
-                           "email_verified": true, "exp": now - 3600})), "expired"),
-        (sign(KEY1, json!({"iss": ISSUER, "aud": CLIENT_ID, "sub": "1", "email": "forger@example.com",
-                           "email_verified": false, "exp": now + 600})), "not verified"),
+        (
+            sign(
+                KEY1,
+                json!({"iss": ISSUER, "aud": "someone-else", "sub": "1", "email": "forger@example.com",
+                           "email_verified": true, "exp": now + 600}),
+            ),
+            "audience",
+        ),
+        (
+            sign(
+                KEY1,
+                json!({"iss": "https://evil.example", "aud": CLIENT_ID, "sub": "1", "email": "forger@example.com",
+                           "email_verified": true, "exp": now + 600}),
+            ),
+            "issuer",
+        ),
+        (
+            sign(
+                KEY1,
+                json!({"iss": ISSUER, "aud": CLIENT_ID, "sub": "1", "email": "forger@example.com",
+                           "email_verified": true, "exp": now - 3600}),
+            ),
+            "expired",
+        ),
+        (
+            sign(
+                KEY1,
+                json!({"iss": ISSUER, "aud": CLIENT_ID, "sub": "1", "email": "forger@example.com",
+                           "email_verified": false, "exp": now + 600}),
+            ),
+            "not verified",
+        ),
         // Unsigned token with the right payload.
-        ({
-            let good = sign(KEY1, claims("forger@example.com"));
-            let mut parts: Vec<&str> = good.split('.').collect();
-            parts[2] = "";
-            parts.join(".")
-        }, "ID token"),
+        (
+            {
+                let good = sign(KEY1, claims("forger@example.com"));
+                let mut parts: Vec<&str> = good.split('.').collect();
+                parts[2] = "";
+                parts.join(".")
+            },
+            "ID token",
+        ),
     ];
     for (token, needle) in cases {
         *p.id_token.lock().unwrap() = token;
         let res = app.post("/api/auth/google/callback/", None, &body()).await;
-        assert_eq!(res.status, StatusCode::BAD_REQUEST, "{needle}: {}", res.text);
+        assert_eq!(
+            res.status,
+            StatusCode::BAD_REQUEST,
+            "{needle}: {}",
+            res.text
+        );
         let msg = res.body["error"].as_str().unwrap_or_default();
         assert!(msg.contains(needle), "{needle} not in {msg}");
         assert!(res.body.get("access_token").is_none());
     }
-    assert_eq!(user_count(&app, "forger@example.com").await, 0, "nothing written");
+    assert_eq!(
+        user_count(&app, "forger@example.com").await,
+        0,
+        "nothing written"
+    );
     // Failures are in the audit log (org-less rows, operators only).
     let (n,): (i64,) = sqlx::query_as(
         "SELECT count(*) FROM security_audit_log WHERE event_type = 'LOGIN_FAILURE' AND org_id IS NULL AND NOT success",
@@ -168,7 +229,11 @@ async fn google_rejects_forged_expired_and_unverified_tokens() {
 #[tokio::test]
 async fn google_callback_input_and_exchange_errors() {
     let (app, _p) = app_with_provider().await;
-    for b in [json!({}), json!({"code": "x", "code_verifier": "y"}), json!({"code": "", "code_verifier": "y", "redirect_uri": "z"})] {
+    for b in [
+        json!({}),
+        json!({"code": "x", "code_verifier": "y"}),
+        json!({"code": "", "code_verifier": "y", "redirect_uri": "z"}),
+    ] {
         let res = app.post("/api/auth/google/callback/", None, &b).await;
         assert_eq!(res.status, StatusCode::BAD_REQUEST);
         assert_eq!(res.body, json!({"error": "Missing required parameters"}));
@@ -176,14 +241,20 @@ async fn google_callback_input_and_exchange_errors() {
     // The provider refuses the code: its description is passed on (the frontend looks for
     // "code_verifier").
     let res = app
-        .post("/api/auth/google/callback/", None, &json!({"code": "bad", "code_verifier": "v", "redirect_uri": "r"}))
+        .post(
+            "/api/auth/google/callback/",
+            None,
+            &json!({"code": "bad", "code_verifier": "v", "redirect_uri": "r"}),
+        )
         .await;
     assert_eq!(res.status, StatusCode::BAD_REQUEST);
     assert_eq!(res.body["error"], "Invalid code_verifier or code");
 
     // Not configured: 503, and an unreachable provider: 502.
     let plain = TestApp::new().await;
-    let res = plain.post("/api/auth/google/callback/", None, &body()).await;
+    let res = plain
+        .post("/api/auth/google/callback/", None, &body())
+        .await;
     assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE);
     let down = TestApp::with_config(|c| {
         c.google.client_id = Some(CLIENT_ID.into());
