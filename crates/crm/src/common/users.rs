@@ -404,13 +404,13 @@ pub async fn create(
     }
     let input = profile_input(&body, true, &mut profile_errors);
     let address = address_input(&body, &mut address_errors);
-    if let Some(Some(phone)) = &input.phone {
-        if phone_taken(&mut t, phone, None).await? {
-            profile_errors.insert(
-                "phone".into(),
-                json!(["Profile with this phone already exists in this organization."]),
-            );
-        }
+    if let Some(Some(phone)) = &input.phone
+        && phone_taken(&mut t, phone, None).await?
+    {
+        profile_errors.insert(
+            "phone".into(),
+            json!(["Profile with this phone already exists in this organization."]),
+        );
     }
     let existing: Option<(Uuid,)> = if user_errors.contains_key("email") {
         None
@@ -715,13 +715,13 @@ async fn update(
             }
         }
     }
-    if let Some(Some(phone)) = &input.phone {
-        if phone_taken(&mut t, phone, Some(target.profile_id)).await? {
-            profile_errors.insert(
-                "phone".into(),
-                json!(["Profile with this phone already exists in this organization."]),
-            );
-        }
+    if let Some(Some(phone)) = &input.phone
+        && phone_taken(&mut t, phone, Some(target.profile_id)).await?
+    {
+        profile_errors.insert(
+            "phone".into(),
+            json!(["Profile with this phone already exists in this organization."]),
+        );
     }
     if !contact_errors.is_empty() || !profile_errors.is_empty() || !address_errors.is_empty() {
         // PUT wraps profile and address errors in a list, PATCH does not (upstream's shapes).
