@@ -430,37 +430,51 @@ pub async fn profile(mut t: Tenant) -> ApiResult<Json<ProfileDetail>> {
     if t.via_api_key {
         return Err(ApiError::unauthenticated());
     }
-    let row: (Uuid, String, Option<String>, Option<String>, String, String, bool, bool, bool, Option<String>, Option<chrono::NaiveDate>, bool) =
-        sqlx::query_as(
-            "SELECT u.id, u.email, u.profile_pic, o.name, o.api_key, p.role, p.is_organization_admin,
-                    p.has_sales_access, p.has_marketing_access, p.phone, p.date_of_joining, p.is_active
-             FROM profile p JOIN users u ON u.id = p.user_id JOIN organization o ON o.id = p.org_id
-             WHERE p.id = $1 AND p.org_id = $2",
-        )
-        .bind(t.profile_id)
-        .bind(t.org_id)
-        .fetch_one(&mut *t.tx)
-        .await?;
-    let admin = t.is_admin();
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        user_id: Uuid,
+        email: String,
+        profile_pic: Option<String>,
+        org_name: Option<String>,
+        api_key: String,
+        role: String,
+        is_organization_admin: bool,
+        has_sales_access: bool,
+        has_marketing_access: bool,
+        phone: Option<String>,
+        date_of_joining: Option<chrono::NaiveDate>,
+        is_active: bool,
+    }
+    let r: Row = sqlx::query_as(
+        "SELECT u.id AS user_id, u.email, u.profile_pic, o.name AS org_name, o.api_key, p.role,
+                p.is_organization_admin, p.has_sales_access, p.has_marketing_access, p.phone, p.date_of_joining,
+                p.is_active
+         FROM profile p JOIN users u ON u.id = p.user_id JOIN organization o ON o.id = p.org_id
+         WHERE p.id = $1 AND p.org_id = $2",
+    )
+    .bind(t.profile_id)
+    .bind(t.org_id)
+    .fetch_one(&mut *t.tx)
+    .await?;
     let detail = ProfileDetail {
         id: t.profile_id,
         user: UserMini {
-            id: row.0,
-            email: row.1,
-            profile_pic: row.2,
+            id: r.user_id,
+            email: r.email,
+            profile_pic: r.profile_pic,
         },
         org: OrgMini {
             id: t.org_id,
-            name: row.3,
-            api_key: admin.then_some(row.4),
+            name: r.org_name,
+            api_key: t.is_admin().then_some(r.api_key),
         },
-        role: row.5,
-        is_organization_admin: row.6,
-        has_sales_access: row.7,
-        has_marketing_access: row.8,
-        phone: row.9,
-        date_of_joining: row.10,
-        is_active: row.11,
+        role: r.role,
+        is_organization_admin: r.is_organization_admin,
+        has_sales_access: r.has_sales_access,
+        has_marketing_access: r.has_marketing_access,
+        phone: r.phone,
+        date_of_joining: r.date_of_joining,
+        is_active: r.is_active,
     };
     t.commit().await?;
     Ok(Json(detail))

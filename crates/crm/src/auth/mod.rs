@@ -53,17 +53,15 @@ pub fn credentials(headers: &HeaderMap) -> Credentials {
 }
 
 pub fn client_ip(parts: &Parts, trust_proxy: bool) -> Option<String> {
-    if trust_proxy {
-        if let Some(first) = parts
-            .headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            return Some(first.to_string());
-        }
+    let forwarded = parts
+        .headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    if let (true, Some(first)) = (trust_proxy, forwarded) {
+        return Some(first.to_string());
     }
     parts
         .extensions

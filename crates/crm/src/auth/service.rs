@@ -115,7 +115,7 @@ pub async fn user_summary(tx: &mut Tx, user_id: Uuid) -> Result<UserSummary, Api
 }
 
 pub async fn memberships(tx: &mut Tx, user_id: Uuid) -> Result<Vec<OrgMembership>, ApiError> {
-    let rows: Vec<(Uuid, Option<String>, Option<String>, String, bool, bool, bool)> = sqlx::query_as(
+    let rows = sqlx::query_as::<_, OrgMembership>(
         "SELECT o.id, o.name, o.logo, p.role, p.is_organization_admin, p.has_sales_access, p.has_marketing_access
          FROM profile p JOIN organization o ON o.id = p.org_id
          WHERE p.user_id = $1 AND p.is_active
@@ -124,28 +124,7 @@ pub async fn memberships(tx: &mut Tx, user_id: Uuid) -> Result<Vec<OrgMembership
     .bind(user_id)
     .fetch_all(&mut **tx)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(
-                id,
-                name,
-                logo,
-                role,
-                is_organization_admin,
-                has_sales_access,
-                has_marketing_access,
-            )| OrgMembership {
-                id,
-                name,
-                logo,
-                role,
-                is_organization_admin,
-                has_sales_access,
-                has_marketing_access,
-            },
-        )
-        .collect())
+    Ok(rows)
 }
 
 /// Org claims for a token, from current database values.
