@@ -556,12 +556,23 @@ impl Target {
     }
 }
 
-async fn target(t: &mut Tenant, raw: &str) -> Result<Target, ApiError> {
+/// `for_change`: the caller will change a membership. Such changes are serialised per org (a
+/// transaction-scoped advisory lock taken before any row lock), so the last-admin check cannot
+/// race and two changes cannot deadlock on each other's rows.
+async fn target(t: &mut Tenant, raw: &str, for_change: bool) -> Result<Target, ApiError> {
     let user_id = parse_id(raw)?;
+    if for_change {
+        sqlx::query(
+            "SELECT pg_advisory_xact_lock(hashtextextended('crm_memberships:' || $1::text, 0))",
+        )
+        .bind(t.org_id)
+        .execute(&mut *t.tx)
+        .await?;
+    }
     let row: Option<(Uuid, String, String, bool, bool, bool, bool)> = sqlx::query_as(
         "SELECT p.id, u.email, p.role, p.is_organization_admin, p.has_sales_access, p.has_marketing_access, p.is_active
          FROM profile p JOIN users u ON u.id = p.user_id
-         WHERE p.user_id = $1 AND p.org_id = $2 FOR UPDATE OF p",
+         WHERE p.user_id = $1 AND p.org_id = $2",
     )
     .bind(user_id)
     .bind(t.org_id)
@@ -580,24 +591,21 @@ async fn target(t: &mut Tenant, raw: &str) -> Result<Target, ApiError> {
     })
 }
 
-/// Fails unless another active admin remains when `target` stops being one. The admin rows are
-/// locked, so two concurrent demotions cannot both pass.
+/// Fails unless another active admin remains when `target` stops being one (the caller holds the
+/// org's membership lock, see `target`).
 async fn ensure_other_admin(t: &mut Tenant, target: &Target) -> Result<(), ApiError> {
     if !target.is_admin() {
         return Ok(());
     }
-    let admins: Vec<(Uuid,)> = sqlx::query_as(
-        "SELECT id FROM profile WHERE org_id = $1 AND is_active AND (role = 'ADMIN' OR is_organization_admin)
-         ORDER BY id FOR UPDATE",
+    let (others,): (bool,) = sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM profile WHERE org_id = $1 AND id <> $2 AND is_active
+                          AND (role = 'ADMIN' OR is_organization_admin))",
     )
     .bind(t.org_id)
-    .fetch_all(&mut *t.tx)
+    .bind(target.profile_id)
+    .fetch_one(&mut *t.tx)
     .await?;
-    if admins.iter().any(|a| a.0 != target.profile_id) {
-        Ok(())
-    } else {
-        Err(last_admin())
-    }
+    if others { Ok(()) } else { Err(last_admin()) }
 }
 
 #[utoipa::path(get, path = "/api/user/{id}/", tag = "users", security(("jwt" = []), ("api_key" = [])),
@@ -605,7 +613,7 @@ async fn ensure_other_admin(t: &mut Tenant, target: &Target) -> Result<(), ApiEr
     responses((status = 200, description = "`{\"error\": false, \"data\": {\"profile_obj\", \"opportunity_list\", \"contacts\", \"cases\", \"assigned_data\", \"comments\", \"countries\"}}`"),
               (status = 403), (status = 404)))]
 pub async fn detail(mut t: Tenant, Path(raw): Path<String>) -> ApiResult<Json<Value>> {
-    let target = target(&mut t, &raw).await?;
+    let target = target(&mut t, &raw, false).await?;
     if !t.is_admin() && target.user_id != t.user_id {
         return Err(denied());
     }
@@ -659,7 +667,7 @@ async fn update(
     body: Map<String, Value>,
     full: bool,
 ) -> ApiResult<Json<Value>> {
-    let target = target(&mut t, &raw).await?;
+    let target = target(&mut t, &raw, true).await?;
     let is_self = target.user_id == t.user_id;
     if !t.is_admin() && !is_self {
         return Err(denied());
@@ -863,7 +871,7 @@ pub async fn delete(
     req: RequestInfo,
     Path(raw): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let target = target(&mut t, &raw).await?;
+    let target = target(&mut t, &raw, true).await?;
     if !t.is_admin() || target.user_id == t.user_id {
         return Err(denied());
     }
@@ -915,7 +923,7 @@ pub async fn set_status(
             json!("You do not have permission to perform this action"),
         ));
     }
-    let target = target(&mut t, &raw).await?;
+    let target = target(&mut t, &raw, true).await?;
     let wanted = match body.opt_str("status").unwrap_or_default().as_str() {
         "" => None,
         "Active" => Some(true),

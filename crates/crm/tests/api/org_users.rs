@@ -656,3 +656,40 @@ async fn user_detail_and_teams_and_users() {
         .collect();
     assert_eq!(emails, ["admin@example.com", "user@example.com"]);
 }
+
+#[tokio::test]
+async fn concurrent_demotions_leave_one_admin() {
+    let (app, admin, user) = setup().await;
+    app.patch(
+        &format!("/api/user/{}/", user.user_id),
+        Some(&admin.access),
+        &json!({"role": "ADMIN"}),
+    )
+    .await;
+    let demote = json!({"role": "USER", "is_organization_admin": false});
+    let (pa, pb) = (
+        format!("/api/user/{}/", user.user_id),
+        format!("/api/user/{}/", admin.user_id),
+    );
+    let (a, b) = tokio::join!(
+        app.patch(&pa, Some(&admin.access), &demote),
+        app.patch(&pb, Some(&user.access), &demote),
+    );
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::OK, StatusCode::BAD_REQUEST],
+        "{} / {}",
+        a.text,
+        b.text
+    );
+    let (admins,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM profile WHERE org_id = $1 AND is_active AND (role = 'ADMIN' OR is_organization_admin)",
+    )
+    .bind(admin.org_id)
+    .fetch_one(&app.db.admin)
+    .await
+    .unwrap();
+    assert_eq!(admins, 1);
+}
