@@ -775,6 +775,17 @@ async fn update(
             .bind(e)
             .execute(&mut *t.tx)
             .await?;
+        // The caller's own role may have changed while waiting: decide with the current one.
+        let me: Option<(String, bool)> = sqlx::query_as(
+            "SELECT role, is_organization_admin FROM profile WHERE id = $1 AND org_id = $2 AND is_active",
+        )
+        .bind(t.profile_id)
+        .bind(t.org_id)
+        .fetch_optional(&mut *t.tx)
+        .await?;
+        let (role, org_admin) = me.ok_or_else(denied)?;
+        t.role = role;
+        t.is_organization_admin = org_admin;
     }
     if let Some(pic) = profile_pic {
         sqlx::query("UPDATE users SET profile_pic = $2 WHERE id = $1")
@@ -917,13 +928,13 @@ pub async fn set_status(
     Path(raw): Path<String>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<StatusResponse>> {
+    let target = target(&mut t, &raw, true).await?;
     if !t.is_admin() {
         return Err(envelope(
             StatusCode::FORBIDDEN,
             json!("You do not have permission to perform this action"),
         ));
     }
-    let target = target(&mut t, &raw, true).await?;
     let wanted = match body.opt_str("status").unwrap_or_default().as_str() {
         "" => None,
         "Active" => Some(true),
