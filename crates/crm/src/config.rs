@@ -49,7 +49,7 @@ pub struct Config {
     pub default_from_email: String,
     /// Trust the first `X-Forwarded-For` entry as the client address (only behind a proxy).
     pub trust_proxy: bool,
-    /// Upstream's ADMIN_EMAIL, shown in `GET /api/users/`.
+    /// Upstream's ADMIN_EMAIL (also the first admin on an empty database), shown in `GET /api/users/`.
     pub admin_email: String,
     pub google: GoogleConfig,
     /// Where uploaded files go when S3 is not configured (MEDIA_ROOT, default ./media).
@@ -279,7 +279,7 @@ impl Config {
             default_from_email: var("DEFAULT_FROM_EMAIL")
                 .unwrap_or_else(|| "no-reply@bottlecrm.local".into()),
             trust_proxy: parse_bool("TRUST_PROXY")?,
-            admin_email: var("ADMIN_EMAIL").unwrap_or_else(|| "admin@bottlecrm.com".into()),
+            admin_email: var("ADMIN_EMAIL").unwrap_or_else(|| "admin@example.com".into()),
             google: GoogleConfig::from_env(),
             media_root: var("MEDIA_ROOT").unwrap_or_else(|| "./media".into()).into(),
             upload_max_bytes: parse_num("UPLOAD_MAX_BYTES", 10 * 1024 * 1024)?,
@@ -311,7 +311,7 @@ impl Config {
             login_window: Duration::from_secs(900),
             default_from_email: "no-reply@bottlecrm.local".into(),
             trust_proxy: false,
-            admin_email: "admin@bottlecrm.com".into(),
+            admin_email: "admin@example.com".into(),
             google: GoogleConfig {
                 client_id: None,
                 client_secret: None,

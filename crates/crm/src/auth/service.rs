@@ -36,16 +36,16 @@ pub async fn org_by_api_key_audited(
     req: &crate::common::audit::RequestInfo,
 ) -> Result<Uuid, ApiError> {
     let result = org_by_api_key(pool, key).await;
-    if let Err(e) = &result {
-        if e.status == StatusCode::UNAUTHORIZED {
-            use crate::common::audit::{Event, write_now};
-            let prefix: String = key.chars().take(4).collect();
-            let ev = Event::new("API_KEY_INVALID", None, None)
-                .describe("Invalid API key")
-                .meta(json!({"api_key_prefix": prefix}))
-                .failed();
-            write_now(pool, req, ev).await;
-        }
+    if let Err(e) = &result
+        && e.status == StatusCode::UNAUTHORIZED
+    {
+        use crate::common::audit::{Event, write_now};
+        let prefix: String = key.chars().take(4).collect();
+        let ev = Event::new("API_KEY_INVALID", None, None)
+            .describe("Invalid API key")
+            .meta(json!({"api_key_prefix": prefix}))
+            .failed();
+        write_now(pool, req, ev).await;
     }
     result
 }

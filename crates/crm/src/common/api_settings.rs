@@ -214,15 +214,14 @@ fn validate(body: &Map<String, Value>, partial: bool) -> Result<Input, ApiError>
             None
         }
     };
-    if let Some(t) = &tags {
-        if t.iter()
+    if let Some(t) = &tags
+        && t.iter()
             .any(|n| n.chars().count() > 50 || tags::slugify(n).is_empty())
-        {
-            errors.insert(
-                "tags".into(),
-                json!(["Tag names must have letters or digits and at most 50 characters."]),
-            );
-        }
+    {
+        errors.insert(
+            "tags".into(),
+            json!(["Tag names must have letters or digits and at most 50 characters."]),
+        );
     }
     if !errors.is_empty() {
         return Err(envelope(StatusCode::BAD_REQUEST, Value::Object(errors)));

@@ -129,10 +129,10 @@ pub async fn dashboard(mut t: Tenant) -> ApiResult<Json<Value>> {
              ORDER BY l.created_at DESC LIMIT {LIST_LIMIT}) x),
           (SELECT COALESCE(json_agg(x), '[]') FROM (
              SELECT t.id, t.title, t.status, t.priority, t.due_date, t.created_at,
-                    COALESCE((SELECT json_agg(json_build_object('id', p.id,
-                                   'user_details', json_build_object('id', u.id, 'email', u.email)))
+                    -- User ids: the frontend's My Tasks compares them with the JWT user_id.
+                    COALESCE((SELECT json_agg(p.user_id ORDER BY ta.id)
                               FROM task_assigned_to ta JOIN profile p ON p.id = ta.profile_id
-                              JOIN users u ON u.id = p.user_id WHERE ta.task_id = t.id), '[]') AS assigned_to
+                              WHERE ta.task_id = t.id), '[]') AS assigned_to
              FROM task t WHERE t.org_id = $1 AND {open_task} AND t.due_date IS NOT NULL AND {task}
              ORDER BY t.due_date, t.id LIMIT {LIST_LIMIT}) x)"
     );

@@ -404,13 +404,13 @@ pub async fn create(
     }
     let input = profile_input(&body, true, &mut profile_errors);
     let address = address_input(&body, &mut address_errors);
-    if let Some(Some(phone)) = &input.phone {
-        if phone_taken(&mut t, phone, None).await? {
-            profile_errors.insert(
-                "phone".into(),
-                json!(["Profile with this phone already exists in this organization."]),
-            );
-        }
+    if let Some(Some(phone)) = &input.phone
+        && phone_taken(&mut t, phone, None).await?
+    {
+        profile_errors.insert(
+            "phone".into(),
+            json!(["Profile with this phone already exists in this organization."]),
+        );
     }
     let existing: Option<(Uuid,)> = if user_errors.contains_key("email") {
         None
@@ -556,12 +556,23 @@ impl Target {
     }
 }
 
-async fn target(t: &mut Tenant, raw: &str) -> Result<Target, ApiError> {
+/// `for_change`: the caller will change a membership. Such changes are serialised per org (a
+/// transaction-scoped advisory lock taken before any row lock), so the last-admin check cannot
+/// race and two changes cannot deadlock on each other's rows.
+async fn target(t: &mut Tenant, raw: &str, for_change: bool) -> Result<Target, ApiError> {
     let user_id = parse_id(raw)?;
+    if for_change {
+        sqlx::query(
+            "SELECT pg_advisory_xact_lock(hashtextextended('crm_memberships:' || $1::text, 0))",
+        )
+        .bind(t.org_id)
+        .execute(&mut *t.tx)
+        .await?;
+    }
     let row: Option<(Uuid, String, String, bool, bool, bool, bool)> = sqlx::query_as(
         "SELECT p.id, u.email, p.role, p.is_organization_admin, p.has_sales_access, p.has_marketing_access, p.is_active
          FROM profile p JOIN users u ON u.id = p.user_id
-         WHERE p.user_id = $1 AND p.org_id = $2 FOR UPDATE OF p",
+         WHERE p.user_id = $1 AND p.org_id = $2",
     )
     .bind(user_id)
     .bind(t.org_id)
@@ -580,24 +591,21 @@ async fn target(t: &mut Tenant, raw: &str) -> Result<Target, ApiError> {
     })
 }
 
-/// Fails unless another active admin remains when `target` stops being one. The admin rows are
-/// locked, so two concurrent demotions cannot both pass.
+/// Fails unless another active admin remains when `target` stops being one (the caller holds the
+/// org's membership lock, see `target`).
 async fn ensure_other_admin(t: &mut Tenant, target: &Target) -> Result<(), ApiError> {
     if !target.is_admin() {
         return Ok(());
     }
-    let admins: Vec<(Uuid,)> = sqlx::query_as(
-        "SELECT id FROM profile WHERE org_id = $1 AND is_active AND (role = 'ADMIN' OR is_organization_admin)
-         ORDER BY id FOR UPDATE",
+    let (others,): (bool,) = sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM profile WHERE org_id = $1 AND id <> $2 AND is_active
+                          AND (role = 'ADMIN' OR is_organization_admin))",
     )
     .bind(t.org_id)
-    .fetch_all(&mut *t.tx)
+    .bind(target.profile_id)
+    .fetch_one(&mut *t.tx)
     .await?;
-    if admins.iter().any(|a| a.0 != target.profile_id) {
-        Ok(())
-    } else {
-        Err(last_admin())
-    }
+    if others { Ok(()) } else { Err(last_admin()) }
 }
 
 #[utoipa::path(get, path = "/api/user/{id}/", tag = "users", security(("jwt" = []), ("api_key" = [])),
@@ -605,7 +613,7 @@ async fn ensure_other_admin(t: &mut Tenant, target: &Target) -> Result<(), ApiEr
     responses((status = 200, description = "`{\"error\": false, \"data\": {\"profile_obj\", \"opportunity_list\", \"contacts\", \"cases\", \"assigned_data\", \"comments\", \"countries\"}}`"),
               (status = 403), (status = 404)))]
 pub async fn detail(mut t: Tenant, Path(raw): Path<String>) -> ApiResult<Json<Value>> {
-    let target = target(&mut t, &raw).await?;
+    let target = target(&mut t, &raw, false).await?;
     if !t.is_admin() && target.user_id != t.user_id {
         return Err(denied());
     }
@@ -659,7 +667,7 @@ async fn update(
     body: Map<String, Value>,
     full: bool,
 ) -> ApiResult<Json<Value>> {
-    let target = target(&mut t, &raw).await?;
+    let target = target(&mut t, &raw, true).await?;
     let is_self = target.user_id == t.user_id;
     if !t.is_admin() && !is_self {
         return Err(denied());
@@ -715,13 +723,13 @@ async fn update(
             }
         }
     }
-    if let Some(Some(phone)) = &input.phone {
-        if phone_taken(&mut t, phone, Some(target.profile_id)).await? {
-            profile_errors.insert(
-                "phone".into(),
-                json!(["Profile with this phone already exists in this organization."]),
-            );
-        }
+    if let Some(Some(phone)) = &input.phone
+        && phone_taken(&mut t, phone, Some(target.profile_id)).await?
+    {
+        profile_errors.insert(
+            "phone".into(),
+            json!(["Profile with this phone already exists in this organization."]),
+        );
     }
     if !contact_errors.is_empty() || !profile_errors.is_empty() || !address_errors.is_empty() {
         // PUT wraps profile and address errors in a list, PATCH does not (upstream's shapes).
@@ -767,6 +775,17 @@ async fn update(
             .bind(e)
             .execute(&mut *t.tx)
             .await?;
+        // The caller's own role may have changed while waiting: decide with the current one.
+        let me: Option<(String, bool)> = sqlx::query_as(
+            "SELECT role, is_organization_admin FROM profile WHERE id = $1 AND org_id = $2 AND is_active",
+        )
+        .bind(t.profile_id)
+        .bind(t.org_id)
+        .fetch_optional(&mut *t.tx)
+        .await?;
+        let (role, org_admin) = me.ok_or_else(denied)?;
+        t.role = role;
+        t.is_organization_admin = org_admin;
     }
     if let Some(pic) = profile_pic {
         sqlx::query("UPDATE users SET profile_pic = $2 WHERE id = $1")
@@ -863,7 +882,7 @@ pub async fn delete(
     req: RequestInfo,
     Path(raw): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let target = target(&mut t, &raw).await?;
+    let target = target(&mut t, &raw, true).await?;
     if !t.is_admin() || target.user_id == t.user_id {
         return Err(denied());
     }
@@ -909,13 +928,13 @@ pub async fn set_status(
     Path(raw): Path<String>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<StatusResponse>> {
+    let target = target(&mut t, &raw, true).await?;
     if !t.is_admin() {
         return Err(envelope(
             StatusCode::FORBIDDEN,
             json!("You do not have permission to perform this action"),
         ));
     }
-    let target = target(&mut t, &raw).await?;
     let wanted = match body.opt_str("status").unwrap_or_default().as_str() {
         "" => None,
         "Active" => Some(true),

@@ -65,7 +65,7 @@ async fn users_list_shape_filters_pagination_and_admin_gate() {
     assert_eq!(b["active_users"]["active_users_count"], 2);
     assert_eq!(b["active_users"]["offset"], Value::Null);
     assert_eq!(b["inactive_users"]["inactive_users_count"], 1);
-    assert_eq!(b["admin_email"], "admin@bottlecrm.com");
+    assert_eq!(b["admin_email"], "admin@example.com");
     assert_eq!(b["roles"], json!([["ADMIN", "ADMIN"], ["USER", "USER"]]));
     assert_eq!(
         b["status"],
@@ -455,13 +455,10 @@ async fn deactivating_or_removing_a_member_revokes_their_tokens_at_once() {
         .await
         .unwrap();
     assert_eq!(links, 0);
-    assert_eq!(
-        profile_row(&app, other.user_id, admin.org_id)
-            .await
-            .unwrap()
-            .2,
-        false
-    );
+    let (_, _, still_active) = profile_row(&app, other.user_id, admin.org_id)
+        .await
+        .unwrap();
+    assert!(!still_active, "the membership is deactivated");
     // Status and removal are audited.
     let log = app.get("/api/audit-log/", Some(&admin.access)).await;
     let events: Vec<&str> = log.body["results"]
@@ -658,4 +655,44 @@ async fn user_detail_and_teams_and_users() {
         .map(|p| p["user_details"]["email"].as_str().unwrap())
         .collect();
     assert_eq!(emails, ["admin@example.com", "user@example.com"]);
+}
+
+#[tokio::test]
+async fn concurrent_demotions_leave_one_admin() {
+    let (app, admin, user) = setup().await;
+    app.patch(
+        &format!("/api/user/{}/", user.user_id),
+        Some(&admin.access),
+        &json!({"role": "ADMIN"}),
+    )
+    .await;
+    let demote = json!({"role": "USER", "is_organization_admin": false});
+    let (pa, pb) = (
+        format!("/api/user/{}/", user.user_id),
+        format!("/api/user/{}/", admin.user_id),
+    );
+    let (a, b) = tokio::join!(
+        app.patch(&pa, Some(&admin.access), &demote),
+        app.patch(&pb, Some(&user.access), &demote),
+    );
+    // One wins; the other finds either no other admin left (400) or itself demoted (403).
+    let (won, lost) = if a.status == StatusCode::OK {
+        (&a, &b)
+    } else {
+        (&b, &a)
+    };
+    assert_eq!(won.status, StatusCode::OK, "{} / {}", a.text, b.text);
+    assert!(
+        [StatusCode::BAD_REQUEST, StatusCode::FORBIDDEN].contains(&lost.status),
+        "{}",
+        lost.text
+    );
+    let (admins,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM profile WHERE org_id = $1 AND is_active AND (role = 'ADMIN' OR is_organization_admin)",
+    )
+    .bind(admin.org_id)
+    .fetch_one(&app.db.admin)
+    .await
+    .unwrap();
+    assert_eq!(admins, 1);
 }
