@@ -69,6 +69,6 @@ impl Job {
 
 /// Adds `job` to the queue inside `tx`; it runs (for `org_id`, under RLS) once `tx` commits.
 pub async fn enqueue(tx: &mut Tx, org_id: Option<Uuid>, job: Job) -> Result<(), ApiError> {
-    queue::insert(&mut **tx, org_id, &job, None).await?;
+    queue::insert(tx, org_id, &job, None).await?;
     Ok(())
 }

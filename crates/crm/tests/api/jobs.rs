@@ -602,12 +602,13 @@ impl SmtpSink {
             .stderr(std::process::Stdio::inherit())
             .spawn()
             .expect("python3 with aiosmtpd (pip install aiosmtpd)");
+        let sink = SmtpSink { child, port, out };
         for _ in 0..100 {
             if tokio::net::TcpStream::connect(("127.0.0.1", port))
                 .await
                 .is_ok()
             {
-                return SmtpSink { child, port, out };
+                return sink;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
