@@ -735,3 +735,40 @@ async fn jobs_smtp_delivers_to_a_real_server_once_even_when_retried() {
         other => panic!("expected a retry, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn jobs_shutdown_finishes_running_jobs_or_releases_them_after_the_grace() {
+    let app = TestApp::new().await;
+    let mut conn = app.db.app.acquire().await.unwrap();
+    let slow = Job::Noop {
+        sleep_ms: 1500,
+        fail: None,
+    };
+    for (grace, expected) in [
+        (Duration::from_secs(10), ("done", 1)),
+        (Duration::from_millis(100), ("queued", 0)),
+    ] {
+        let id = queue::insert(&mut conn, None, &slow, None).await.unwrap();
+        let handle = worker(
+            &app,
+            WorkerOptions {
+                shutdown_grace: grace,
+                ..fast()
+            },
+        )
+        .spawn();
+        for _ in 0..200 {
+            if job_row(&app, id).await.0 == "running" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        handle.shutdown().await;
+        let (status, attempts, _) = job_row(&app, id).await;
+        assert_eq!((status.as_str(), attempts), expected, "grace {grace:?}");
+        sqlx::query("DELETE FROM jobs")
+            .execute(&app.db.admin)
+            .await
+            .unwrap();
+    }
+}
