@@ -719,13 +719,14 @@ async fn jobs_smtp_delivers_to_a_real_server_once_even_when_retried() {
         "{got}"
     );
     assert!(got.contains("Choose a new password"), "{got}");
-    let (transport,): (String,) =
-        sqlx::query_as("SELECT transport FROM mail_outbox WHERE job_id = $1")
+    let (transport, text): (String, String) =
+        sqlx::query_as("SELECT transport, text_body FROM mail_outbox WHERE job_id = $1")
             .bind(id)
             .fetch_one(&app.db.admin)
             .await
             .unwrap();
     assert_eq!(transport, "smtp");
+    assert_eq!(text, "", "no secrets (reset links) kept in the ledger");
 
     // An unreachable server is a retryable failure, not a lost e-mail.
     drop(sink);
