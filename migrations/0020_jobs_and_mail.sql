@@ -37,7 +37,8 @@ CREATE TABLE IF NOT EXISTS job_schedules (
 );
 
 -- Every e-mail handed to a transport. `outbox` transport: this row IS the e-mail. `smtp`: the
--- record that the server accepted it, so a retried job does not send a second copy.
+-- record that the server accepted it (bodies left empty: they may hold reset links), so a
+-- retried job does not send a second copy.
 CREATE TABLE IF NOT EXISTS mail_outbox (
     id uuid PRIMARY KEY,
     idempotency_key text NOT NULL UNIQUE,

@@ -107,9 +107,10 @@ pub async fn run(cfg: Config, args: ServeArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let bind = args.bind.unwrap_or(cfg.bind_addr);
-    let worker = match args.no_worker {
-        false => Some(crate::jobs_cmd::start_worker(&cfg, &url, None).await?),
-        true => None,
+    let worker = if args.no_worker {
+        None
+    } else {
+        Some(crate::jobs_cmd::start_worker(&cfg, &url, None).await?)
     };
     let state = crm::AppState::new(pool, cfg);
     let app = crm::router(state);

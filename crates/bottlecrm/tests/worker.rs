@@ -119,7 +119,7 @@ async fn worker_killed_mid_job_is_replaced_and_the_job_completes_once() {
     })
     .await;
     assert!(
-        killed_at.elapsed() <= Duration::from_secs(5),
+        killed_at.elapsed() <= Duration::from_secs(10),
         "taken over after the 2 s lease"
     );
     let second_id = holder.unwrap();
@@ -207,4 +207,74 @@ async fn jobs_failed_lists_and_jobs_retry_requeues() {
     );
     let out = bottlecrm(&db, &["jobs", "failed"]).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("no failed jobs"));
+}
+
+/// `serve` runs the worker by default, and not with `--no-worker`.
+#[tokio::test]
+async fn serve_runs_an_embedded_worker_unless_told_not_to() {
+    for embedded in [true, false] {
+        let db = TestDb::new().await;
+        let log = std::env::temp_dir().join(format!("bottlecrm-serve-{}.log", Uuid::new_v4()));
+        let file = std::fs::File::create(&log).unwrap();
+        let mut args = vec!["serve", "--bind", "127.0.0.1:0"];
+        if !embedded {
+            args.push("--no-worker");
+        }
+        let serve = Proc {
+            child: bottlecrm(&db, &args)
+                .stdout(file.try_clone().unwrap())
+                .stderr(file)
+                .spawn()
+                .unwrap(),
+            log,
+        };
+        let start = Instant::now();
+        let addr = loop {
+            let out = serve.output();
+            if let Some(rest) = out.split("listening on http://").nth(1) {
+                break rest.split_whitespace().next().unwrap().to_string();
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "serve did not start: {out}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let body = r#"{"email": "new@example.com", "password": "long-enough-1", "confirm_password": "long-enough-1"}"#;
+        let res = post(&addr, "/api/auth/register/", body);
+        assert!(
+            res.starts_with("HTTP/1.1 201"),
+            "register failed: {res}\n{}",
+            serve.output()
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let (sent,): (i64,) =
+            sqlx::query_as("SELECT count(*) FROM mail_outbox WHERE to_addr = 'new@example.com'")
+                .fetch_one(&db.admin)
+                .await
+                .unwrap();
+        let (queued,): (i64,) = sqlx::query_as("SELECT count(*) FROM jobs WHERE status = 'queued'")
+            .fetch_one(&db.admin)
+            .await
+            .unwrap();
+        if embedded {
+            assert_eq!((sent, queued), (1, 0), "{}", serve.output());
+        } else {
+            assert_eq!((sent, queued), (0, 1), "{}", serve.output());
+        }
+    }
+}
+
+/// A minimal HTTP/1.1 POST; returns the raw response.
+fn post(addr: &str, path: &str, json: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let req = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
+        json.len()
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
 }

@@ -14,6 +14,10 @@
 //! }).await?;
 //! ```
 //! Templates and their context keys: see `mail::templates`.
+//!
+//! To add a job type: a variant of `Job`, its name in `Job::kind`, and its code in `run.rs`
+//! (it runs on `ctx.tx`, a transaction with the job's org as RLS context; return an error to
+//! retry). A recurring job: a line in `schedule::SCHEDULES` (`per_org` for one job per org).
 
 pub mod queue;
 mod run;
@@ -69,6 +73,6 @@ impl Job {
 
 /// Adds `job` to the queue inside `tx`; it runs (for `org_id`, under RLS) once `tx` commits.
 pub async fn enqueue(tx: &mut Tx, org_id: Option<Uuid>, job: Job) -> Result<(), ApiError> {
-    queue::insert(&mut **tx, org_id, &job, None).await?;
+    queue::insert(tx, org_id, &job, None).await?;
     Ok(())
 }

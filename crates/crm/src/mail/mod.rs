@@ -123,6 +123,12 @@ impl Mailer {
                 tracing::info!(to = env.to, subject = %mail.subject, "e-mail sent over SMTP");
             }
         }
+        // Over SMTP the ledger keeps no bodies: they can hold secrets (reset links) and the
+        // mail server has the message. The outbox transport keeps them: they are the message.
+        let (text, html) = match self.transport {
+            Transport::Outbox => (mail.text.as_str(), mail.html.as_str()),
+            Transport::Smtp(_) => ("", ""),
+        };
         sqlx::query(
             "INSERT INTO mail_outbox (id, idempotency_key, tenant_org_id, job_id, transport, from_addr, to_addr,
                                       subject, text_body, html_body, message_id)
@@ -137,8 +143,8 @@ impl Mailer {
         .bind(self.from.to_string())
         .bind(env.to)
         .bind(&mail.subject)
-        .bind(&mail.text)
-        .bind(&mail.html)
+        .bind(text)
+        .bind(html)
         .bind(&message_id)
         .execute(pool)
         .await?;

@@ -170,8 +170,6 @@ async fn jobs_failures_back_off_exponentially_then_fail_and_can_be_retried() {
             .await
             .unwrap();
             delays.push(d);
-            // Not runnable before its backoff is over.
-            assert!(w.run_one().await.unwrap().is_none());
         } else {
             assert_eq!(outcome, Outcome::Failed("boom".into()));
         }
@@ -189,6 +187,36 @@ async fn jobs_failures_back_off_exponentially_then_fail_and_can_be_retried() {
         w.run_one().await.unwrap().is_none(),
         "a failed job is not run again by itself"
     );
+
+    // Not runnable before its backoff is over (a worker with a long backoff).
+    let slow = worker(
+        &app,
+        WorkerOptions {
+            backoff_base: Duration::from_secs(60),
+            ..fast()
+        },
+    );
+    let other = queue::insert(
+        &mut conn,
+        None,
+        &Job::Noop {
+            sleep_ms: 0,
+            fail: Some("x".into()),
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        slow.run_one().await.unwrap(),
+        Some((other, Outcome::Retrying("x".into())))
+    );
+    assert!(slow.run_one().await.unwrap().is_none());
+    sqlx::query("DELETE FROM jobs WHERE id = $1")
+        .bind(other)
+        .execute(&app.db.admin)
+        .await
+        .unwrap();
 
     let failed = queue::list_failed(&app.db.app, 10).await.unwrap();
     assert_eq!(failed.len(), 1);
@@ -240,7 +268,7 @@ async fn jobs_an_expired_lease_is_taken_over_and_the_old_holder_cannot_finish() 
     .await
     .unwrap();
     // A worker that claimed the job and died (no heartbeat).
-    let dead = queue::claim(&app.db.app, "dead-worker", Duration::from_millis(200))
+    let dead = queue::claim(&app.db.app, "dead-worker", Duration::from_secs(1))
         .await
         .unwrap()
         .unwrap();
@@ -250,7 +278,7 @@ async fn jobs_an_expired_lease_is_taken_over_and_the_old_holder_cannot_finish() 
         w.run_one().await.unwrap().is_none(),
         "leased to the dead worker"
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(w.run_one().await.unwrap(), Some((id, Outcome::Done)));
     assert_eq!(job_row(&app, id).await, ("done".into(), 2, None));
     // The old holder coming back cannot mark it (again).
@@ -274,7 +302,7 @@ async fn jobs_spawned_worker_runs_jobs_as_they_are_committed() {
     }
     tx.commit().await.unwrap();
     let mut done = 0;
-    for _ in 0..100 {
+    for _ in 0..400 {
         done = count(&app, "SELECT count(*) FROM jobs WHERE status = 'done'").await;
         if done == 10 {
             break;
@@ -602,12 +630,13 @@ impl SmtpSink {
             .stderr(std::process::Stdio::inherit())
             .spawn()
             .expect("python3 with aiosmtpd (pip install aiosmtpd)");
+        let sink = SmtpSink { child, port, out };
         for _ in 0..100 {
             if tokio::net::TcpStream::connect(("127.0.0.1", port))
                 .await
                 .is_ok()
             {
-                return SmtpSink { child, port, out };
+                return sink;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -690,13 +719,14 @@ async fn jobs_smtp_delivers_to_a_real_server_once_even_when_retried() {
         "{got}"
     );
     assert!(got.contains("Choose a new password"), "{got}");
-    let (transport,): (String,) =
-        sqlx::query_as("SELECT transport FROM mail_outbox WHERE job_id = $1")
+    let (transport, text): (String, String) =
+        sqlx::query_as("SELECT transport, text_body FROM mail_outbox WHERE job_id = $1")
             .bind(id)
             .fetch_one(&app.db.admin)
             .await
             .unwrap();
     assert_eq!(transport, "smtp");
+    assert_eq!(text, "", "no secrets (reset links) kept in the ledger");
 
     // An unreachable server is a retryable failure, not a lost e-mail.
     drop(sink);
@@ -704,5 +734,42 @@ async fn jobs_smtp_delivers_to_a_real_server_once_even_when_retried() {
     match w.run_one().await.unwrap() {
         Some((ran, Outcome::Retrying(e))) => assert!(ran == id && e.contains("SMTP"), "{e}"),
         other => panic!("expected a retry, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn jobs_shutdown_finishes_running_jobs_or_releases_them_after_the_grace() {
+    let app = TestApp::new().await;
+    let mut conn = app.db.app.acquire().await.unwrap();
+    let slow = Job::Noop {
+        sleep_ms: 1500,
+        fail: None,
+    };
+    for (grace, expected) in [
+        (Duration::from_secs(10), ("done", 1)),
+        (Duration::from_millis(100), ("queued", 0)),
+    ] {
+        let id = queue::insert(&mut conn, None, &slow, None).await.unwrap();
+        let handle = worker(
+            &app,
+            WorkerOptions {
+                shutdown_grace: grace,
+                ..fast()
+            },
+        )
+        .spawn();
+        for _ in 0..200 {
+            if job_row(&app, id).await.0 == "running" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        handle.shutdown().await;
+        let (status, attempts, _) = job_row(&app, id).await;
+        assert_eq!((status.as_str(), attempts), expected, "grace {grace:?}");
+        sqlx::query("DELETE FROM jobs")
+            .execute(&app.db.admin)
+            .await
+            .unwrap();
     }
 }
