@@ -94,10 +94,9 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- List pages: default order (newest first, id as tie-break) straight from an index, for the open
--- list and for the closed list; USER visibility starts from the caller's own leads.
+-- list and for the closed list. (E-mail checks use upstream's unique index on lower(email).)
 CREATE INDEX IF NOT EXISTS lead_org_created_id_idx ON lead (org_id, created_at DESC, id DESC);
 CREATE INDEX IF NOT EXISTS lead_org_status_created_idx ON lead (org_id, status, created_at DESC, id DESC);
-CREATE INDEX IF NOT EXISTS lead_email_lower_idx ON lead (org_id, lower(email));
 CREATE INDEX IF NOT EXISTS teams_users_profile_team_idx ON teams_users (profile_id, teams_id);
 
 -- Per-org counts of open and closed leads, kept by statement-level triggers, so an unfiltered

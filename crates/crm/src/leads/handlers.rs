@@ -422,7 +422,7 @@ pub async fn upload(mut t: Tenant, mut mp: Multipart) -> ApiResult<Json<Value>> 
         .filter_map(|(_, r)| r.text("email").filter(|e| !e.is_empty()).map(str::to_lowercase))
         .collect();
     let taken: HashSet<String> = sqlx::query_scalar(
-        "SELECT lower(email) FROM lead WHERE org_id = $1 AND lower(email) = ANY($2)",
+        "SELECT lower(email) FROM lead WHERE org_id = $1 AND lower(email) = ANY($2) AND email IS NOT NULL AND email <> ''",
     )
     .bind(t.org_id)
     .bind(&emails)

@@ -409,7 +409,7 @@ pub async fn check_relations(
             ARRAY(SELECT x FROM unnest($4::uuid[]) x WHERE NOT EXISTS (SELECT 1 FROM tags t WHERE t.id = x AND t.org_id = $1)),
             ARRAY(SELECT x FROM unnest($5::uuid[]) x WHERE NOT EXISTS (SELECT 1 FROM contacts c WHERE c.id = x AND c.org_id = $1)),
             coalesce($6, '') <> '' AND EXISTS (SELECT 1 FROM lead WHERE org_id = $1 AND lower(email) = lower($6)
-                                                AND id IS DISTINCT FROM $7)",
+                                                AND email IS NOT NULL AND email <> '' AND id IS DISTINCT FROM $7)",
     )
     .bind(org)
     .bind(lists[0])
