@@ -401,10 +401,10 @@ pub async fn upload(mut t: Tenant, mut mp: Multipart) -> ApiResult<Json<Value>> 
         if input.text("status") == Some("converted") {
             errors.add("status", "Imported leads cannot be converted; import them, then convert.");
         }
-        if let Some(e) = input.text("email").filter(|e| !e.is_empty()) {
-            if let Some(first) = seen_emails.insert(e.to_lowercase(), line) {
-                errors.add("email", format!("Duplicate of line {first} in this file."));
-            }
+        if let Some(e) = input.text("email").filter(|e| !e.is_empty())
+            && let Some(first) = seen_emails.insert(e.to_lowercase(), line)
+        {
+            errors.add("email", format!("Duplicate of line {first} in this file."));
         }
         if errors.is_empty() {
             input.take_conversion();

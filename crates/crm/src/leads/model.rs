@@ -276,9 +276,11 @@ pub async fn list_json(tx: &mut Tx, v: &Viewer, q: &RawQuery, page: Page) -> Res
                   ELSE {offset} + json_array_length({rows}) END"
         )
     };
+    // MATERIALIZED: each page is built once, though the envelope reads it several times.
     let text = format!(
-        "WITH op AS (SELECT {open_rows} AS rows), cp AS (SELECT {closed_rows} AS rows),
-              cnt AS (SELECT {open_count} AS o, {closed_count} AS c)
+        "WITH op AS MATERIALIZED (SELECT {open_rows} AS rows),
+              cp AS MATERIALIZED (SELECT {closed_rows} AS rows),
+              cnt AS MATERIALIZED (SELECT {open_count} AS o, {closed_count} AS c)
          SELECT json_build_object(
             'per_page', {limit}, 'page_number', json_build_array({offset} / {limit} + 1),
             'open_leads', json_build_object('leads_count', cnt.o, 'open_leads', op.rows, 'offset', {open_next}),
