@@ -23,7 +23,12 @@ pub struct SeedArgs {
     #[arg(long)]
     email: String,
     /// Password of created users.
-    #[arg(long, default_value = "testpass123", env = "BOTTLECRM_PASSWORD", hide_env_values = true)]
+    #[arg(
+        long,
+        default_value = "testpass123",
+        env = "BOTTLECRM_PASSWORD",
+        hide_env_values = true
+    )]
     password: String,
     /// Organizations to create.
     #[arg(long, default_value_t = 1)]
@@ -52,41 +57,200 @@ pub struct SeedArgs {
 }
 
 const FIRST: &[&str] = &[
-    "James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael", "Linda", "David", "Elizabeth",
-    "William", "Barbara", "Richard", "Susan", "Joseph", "Jessica", "Thomas", "Sarah", "Charles", "Karen",
-    "Daniel", "Lisa", "Matthew", "Nancy", "Anthony", "Betty", "Mark", "Sandra", "Steven", "Ashley",
-    "Paul", "Emily", "Andrew", "Donna", "Joshua", "Michelle", "Kenneth", "Carol", "Kevin", "Amanda",
-    "Priya", "Arjun", "Wei", "Mei", "Omar", "Fatima", "Lukas", "Sofia", "Mateo", "Aiko",
+    "James",
+    "Mary",
+    "Robert",
+    "Patricia",
+    "John",
+    "Jennifer",
+    "Michael",
+    "Linda",
+    "David",
+    "Elizabeth",
+    "William",
+    "Barbara",
+    "Richard",
+    "Susan",
+    "Joseph",
+    "Jessica",
+    "Thomas",
+    "Sarah",
+    "Charles",
+    "Karen",
+    "Daniel",
+    "Lisa",
+    "Matthew",
+    "Nancy",
+    "Anthony",
+    "Betty",
+    "Mark",
+    "Sandra",
+    "Steven",
+    "Ashley",
+    "Paul",
+    "Emily",
+    "Andrew",
+    "Donna",
+    "Joshua",
+    "Michelle",
+    "Kenneth",
+    "Carol",
+    "Kevin",
+    "Amanda",
+    "Priya",
+    "Arjun",
+    "Wei",
+    "Mei",
+    "Omar",
+    "Fatima",
+    "Lukas",
+    "Sofia",
+    "Mateo",
+    "Aiko",
 ];
 const LAST: &[&str] = &[
-    "Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez", "Martinez",
-    "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson", "Thomas", "Taylor", "Moore", "Jackson", "Martin",
-    "Lee", "Perez", "Thompson", "White", "Harris", "Sanchez", "Clark", "Ramirez", "Lewis", "Robinson",
-    "Walker", "Young", "Allen", "King", "Wright", "Scott", "Torres", "Nguyen", "Hill", "Flores",
-    "Patel", "Sharma", "Chen", "Wang", "Kim", "Tanaka", "Muller", "Rossi", "Silva", "Novak",
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Garcia",
+    "Miller",
+    "Davis",
+    "Rodriguez",
+    "Martinez",
+    "Hernandez",
+    "Lopez",
+    "Gonzalez",
+    "Wilson",
+    "Anderson",
+    "Thomas",
+    "Taylor",
+    "Moore",
+    "Jackson",
+    "Martin",
+    "Lee",
+    "Perez",
+    "Thompson",
+    "White",
+    "Harris",
+    "Sanchez",
+    "Clark",
+    "Ramirez",
+    "Lewis",
+    "Robinson",
+    "Walker",
+    "Young",
+    "Allen",
+    "King",
+    "Wright",
+    "Scott",
+    "Torres",
+    "Nguyen",
+    "Hill",
+    "Flores",
+    "Patel",
+    "Sharma",
+    "Chen",
+    "Wang",
+    "Kim",
+    "Tanaka",
+    "Muller",
+    "Rossi",
+    "Silva",
+    "Novak",
 ];
-const COMPANY_SUFFIX: &[&str] = &["Inc", "LLC", "Group", "Labs", "Partners", "Systems", "Holdings", "& Co", "Industries", "Solutions"];
+const COMPANY_SUFFIX: &[&str] = &[
+    "Inc",
+    "LLC",
+    "Group",
+    "Labs",
+    "Partners",
+    "Systems",
+    "Holdings",
+    "& Co",
+    "Industries",
+    "Solutions",
+];
 const CITIES: &[(&str, &str, &str)] = &[
-    ("New York", "NY", "US"), ("Austin", "TX", "US"), ("Seattle", "WA", "US"), ("Denver", "CO", "US"),
-    ("London", "England", "GB"), ("Manchester", "England", "GB"), ("Toronto", "ON", "CA"),
-    ("Vancouver", "BC", "CA"), ("Sydney", "NSW", "AU"), ("Berlin", "BE", "DE"), ("Paris", "IDF", "FR"),
-    ("Bengaluru", "KA", "IN"), ("Mumbai", "MH", "IN"),
+    ("New York", "NY", "US"),
+    ("Austin", "TX", "US"),
+    ("Seattle", "WA", "US"),
+    ("Denver", "CO", "US"),
+    ("London", "England", "GB"),
+    ("Manchester", "England", "GB"),
+    ("Toronto", "ON", "CA"),
+    ("Vancouver", "BC", "CA"),
+    ("Sydney", "NSW", "AU"),
+    ("Berlin", "BE", "DE"),
+    ("Paris", "IDF", "FR"),
+    ("Bengaluru", "KA", "IN"),
+    ("Mumbai", "MH", "IN"),
 ];
 const JOBS: &[&str] = &[
-    "CEO", "CTO", "VP Sales", "Head of Marketing", "Procurement Manager", "Operations Director",
-    "IT Manager", "Product Manager", "Founder", "Purchasing Agent", "CFO", "Engineering Lead",
+    "CEO",
+    "CTO",
+    "VP Sales",
+    "Head of Marketing",
+    "Procurement Manager",
+    "Operations Director",
+    "IT Manager",
+    "Product Manager",
+    "Founder",
+    "Purchasing Agent",
+    "CFO",
+    "Engineering Lead",
 ];
 const TITLES: &[&str] = &[
-    "Product Inquiry", "Demo Request", "Pricing Question", "Partnership", "Renewal Discussion",
-    "Trade Show Contact", "Referral", "Website Signup", "Expansion Opportunity", "Pilot Project",
+    "Product Inquiry",
+    "Demo Request",
+    "Pricing Question",
+    "Partnership",
+    "Renewal Discussion",
+    "Trade Show Contact",
+    "Referral",
+    "Website Signup",
+    "Expansion Opportunity",
+    "Pilot Project",
 ];
 const WORDS: &[&str] = &[
-    "interested", "in", "a", "quote", "for", "the", "enterprise", "plan", "next", "quarter", "budget",
-    "approved", "wants", "call", "back", "team", "evaluating", "vendors", "timeline", "decision",
+    "interested",
+    "in",
+    "a",
+    "quote",
+    "for",
+    "the",
+    "enterprise",
+    "plan",
+    "next",
+    "quarter",
+    "budget",
+    "approved",
+    "wants",
+    "call",
+    "back",
+    "team",
+    "evaluating",
+    "vendors",
+    "timeline",
+    "decision",
 ];
 const INDUSTRIES: &[&str] = &[
-    "ADVERTISING", "AGRICULTURE", "AUTOMOTIVE", "BANKING", "COMPUTER", "EDUCATION", "ENERGY", "FINANCE",
-    "HEALTHCARE", "INSURANCE", "MANUFACTURING", "REAL ESTATE", "SOFTWARE", "TECHNOLOGY", "TRANSPORTATION",
+    "ADVERTISING",
+    "AGRICULTURE",
+    "AUTOMOTIVE",
+    "BANKING",
+    "COMPUTER",
+    "EDUCATION",
+    "ENERGY",
+    "FINANCE",
+    "HEALTHCARE",
+    "INSURANCE",
+    "MANUFACTURING",
+    "REAL ESTATE",
+    "SOFTWARE",
+    "TECHNOLOGY",
+    "TRANSPORTATION",
 ];
 const CURRENCIES: &[&str] = &["USD", "EUR", "GBP", "INR", "CAD", "AUD"];
 const TEAMS: &[(&str, &str)] = &[
@@ -98,13 +262,43 @@ const TEAMS: &[(&str, &str)] = &[
     ("Marketing Ops", "Campaigns and events"),
 ];
 const TAGS: &[&str] = &[
-    "Hot Lead", "Enterprise", "SMB", "Renewal", "Upsell", "High Priority", "Follow Up", "Decision Maker",
-    "Influencer", "Champion", "At Risk", "New Customer", "VIP", "Partner Referral", "Inbound",
+    "Hot Lead",
+    "Enterprise",
+    "SMB",
+    "Renewal",
+    "Upsell",
+    "High Priority",
+    "Follow Up",
+    "Decision Maker",
+    "Influencer",
+    "Champion",
+    "At Risk",
+    "New Customer",
+    "VIP",
+    "Partner Referral",
+    "Inbound",
 ];
-const COLORS: &[&str] = &["gray", "red", "orange", "amber", "green", "teal", "blue", "indigo", "violet", "pink"];
+const COLORS: &[&str] = &[
+    "gray", "red", "orange", "amber", "green", "teal", "blue", "indigo", "violet", "pink",
+];
 /// Upstream's weights: assigned 40, in process 30, converted 15, recycled 10, closed 5.
-const STATUSES: &[(&str, u32)] = &[("assigned", 40), ("in process", 30), ("converted", 15), ("recycled", 10), ("closed", 5)];
-const SOURCES: &[&str] = &["call", "email", "existing customer", "partner", "public relations", "compaign", "other", "website"];
+const STATUSES: &[(&str, u32)] = &[
+    ("assigned", 40),
+    ("in process", 30),
+    ("converted", 15),
+    ("recycled", 10),
+    ("closed", 5),
+];
+const SOURCES: &[&str] = &[
+    "call",
+    "email",
+    "existing customer",
+    "partner",
+    "public relations",
+    "compaign",
+    "other",
+    "website",
+];
 const RATINGS: &[&str] = &["HOT", "WARM", "COLD"];
 
 struct Gen {
@@ -192,8 +386,10 @@ fn progress(what: &str, done: usize, total: usize, started: Instant) {
 
 /// Bulk batches are slow by design: keep them out of the slow-statement log.
 pub async fn connect(url: &str) -> anyhow::Result<PgPool> {
-    let opts = crm::db::connect_options(url)?
-        .log_slow_statements(tracing::log::LevelFilter::Off, std::time::Duration::from_secs(60));
+    let opts = crm::db::connect_options(url)?.log_slow_statements(
+        tracing::log::LevelFilter::Off,
+        std::time::Duration::from_secs(60),
+    );
     Ok(sqlx::postgres::PgPoolOptions::new()
         .max_connections(2)
         .connect_with(opts)
@@ -262,7 +458,10 @@ pub async fn run(pool: &PgPool, args: SeedArgs) -> anyhow::Result<()> {
             let k = g.rng.random_range(1..=3);
             for m in g.some(&profiles, k) {
                 sqlx::query("INSERT INTO teams_users (teams_id, profile_id) VALUES ($1, $2)")
-                    .bind(id).bind(m).execute(&mut *tx).await?;
+                    .bind(id)
+                    .bind(m)
+                    .execute(&mut *tx)
+                    .await?;
             }
             teams.push(id);
         }
@@ -278,7 +477,16 @@ pub async fn run(pool: &PgPool, args: SeedArgs) -> anyhow::Result<()> {
         tx.commit().await?;
 
         let contacts = seed_contacts(pool, &mut g, org, admin, args.contacts, batch).await?;
-        seed_accounts(pool, &mut g, org, admin, &profiles, &contacts, args.accounts).await?;
+        seed_accounts(
+            pool,
+            &mut g,
+            org,
+            admin,
+            &profiles,
+            &contacts,
+            args.accounts,
+        )
+        .await?;
         let ctx = LeadCtx {
             org,
             admin,
@@ -302,7 +510,10 @@ pub async fn run(pool: &PgPool, args: SeedArgs) -> anyhow::Result<()> {
         args.leads,
         started.elapsed().as_secs_f64()
     );
-    println!("log in as {} (password as given with --password)", args.email);
+    println!(
+        "log in as {} (password as given with --password)",
+        args.email
+    );
     Ok(())
 }
 
@@ -316,7 +527,12 @@ async fn begin(pool: &PgPool, org: Uuid) -> anyhow::Result<Tx> {
     Ok(tx)
 }
 
-async fn get_or_create_user(pool: &PgPool, email: &str, hash: &str, superuser: bool) -> anyhow::Result<Uuid> {
+async fn get_or_create_user(
+    pool: &PgPool,
+    email: &str,
+    hash: &str,
+    superuser: bool,
+) -> anyhow::Result<Uuid> {
     let mut tx = tenant::begin(pool, None, None).await?;
     let id: Uuid = sqlx::query_scalar(
         "WITH ins AS (
@@ -348,7 +564,12 @@ async fn profile_of(pool: &PgPool, org: Uuid, user: Uuid) -> anyhow::Result<Uuid
     Ok(id)
 }
 
-async fn link(tx: &mut Tx, table: &str, cols: (&str, &str), rows: &[(Uuid, Uuid)]) -> anyhow::Result<()> {
+async fn link(
+    tx: &mut Tx,
+    table: &str,
+    cols: (&str, &str),
+    rows: &[(Uuid, Uuid)],
+) -> anyhow::Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -365,25 +586,58 @@ async fn link(tx: &mut Tx, table: &str, cols: (&str, &str), rows: &[(Uuid, Uuid)
     Ok(())
 }
 
-async fn seed_contacts(pool: &PgPool, g: &mut Gen, org: Uuid, admin: Uuid, n: usize, batch: usize) -> anyhow::Result<Vec<Uuid>> {
+async fn seed_contacts(
+    pool: &PgPool,
+    g: &mut Gen,
+    org: Uuid,
+    admin: Uuid,
+    n: usize,
+    batch: usize,
+) -> anyhow::Result<Vec<Uuid>> {
     let started = Instant::now();
     let mut all = Vec::with_capacity(n);
     let mut done = 0;
     while done < n {
         let k = batch.min(n - done);
-        let (mut ids, mut at, mut first, mut last, mut email, mut phone, mut company, mut title, mut city) =
-            (vec![], vec![], vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+        let (
+            mut ids,
+            mut at,
+            mut first,
+            mut last,
+            mut email,
+            mut phone,
+            mut company,
+            mut title,
+            mut city,
+        ) = (
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+        );
         for i in done..done + k {
             let (f, l) = (g.pick(FIRST), g.pick(LAST));
             ids.push(g.id());
             at.push(g.past());
             first.push(f.to_string());
             last.push(l.to_string());
-            email.push(format!("{}.{}.{i}@example.net", f.to_lowercase(), l.to_lowercase()));
+            email.push(format!(
+                "{}.{}.{i}@example.net",
+                f.to_lowercase(),
+                l.to_lowercase()
+            ));
             phone.push(g.phone());
             company.push(g.company());
             title.push(g.pick(JOBS).to_string());
-            city.push(g.pick(&CITIES.iter().map(|c| c.0).collect::<Vec<_>>()).to_string());
+            city.push(
+                g.pick(&CITIES.iter().map(|c| c.0).collect::<Vec<_>>())
+                    .to_string(),
+            );
         }
         let mut tx = begin(pool, org).await?;
         sqlx::query(
@@ -452,8 +706,20 @@ async fn seed_accounts(
         let k = g.rng.random_range(1..=3);
         linked.extend(g.some(contacts, k).into_iter().map(|c| (id, c)));
     }
-    link(&mut tx, "accounts_assigned_to", ("account_id", "profile_id"), &assigned).await?;
-    link(&mut tx, "accounts_contacts", ("account_id", "contact_id"), &linked).await?;
+    link(
+        &mut tx,
+        "accounts_assigned_to",
+        ("account_id", "profile_id"),
+        &assigned,
+    )
+    .await?;
+    link(
+        &mut tx,
+        "accounts_contacts",
+        ("account_id", "contact_id"),
+        &linked,
+    )
+    .await?;
     tx.commit().await?;
     progress("accounts", n, n, started);
     Ok(())
@@ -493,7 +759,13 @@ struct LeadCols {
     company: Vec<String>,
 }
 
-async fn seed_leads(pool: &PgPool, g: &mut Gen, c: &LeadCtx<'_>, n: usize, batch: usize) -> anyhow::Result<()> {
+async fn seed_leads(
+    pool: &PgPool,
+    g: &mut Gen,
+    c: &LeadCtx<'_>,
+    n: usize,
+    batch: usize,
+) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut done = 0;
     while done < n {
@@ -509,14 +781,19 @@ async fn seed_leads(pool: &PgPool, g: &mut Gen, c: &LeadCtx<'_>, n: usize, batch
             cols.title.push(g.pick(TITLES).to_string());
             cols.first.push(f.to_string());
             cols.last.push(l.to_string());
-            cols.email.push(format!("{}.{}.{i}@example.com", f.to_lowercase(), l.to_lowercase()));
+            cols.email.push(format!(
+                "{}.{}.{i}@example.com",
+                f.to_lowercase(),
+                l.to_lowercase()
+            ));
             cols.phone.push(g.phone());
             cols.job.push(g.pick(JOBS).to_string());
             cols.status.push(g.weighted(STATUSES).to_string());
             cols.source.push(g.pick(SOURCES).to_string());
             cols.industry.push(g.pick(INDUSTRIES).to_string());
             cols.rating.push(g.pick(RATINGS).to_string());
-            cols.amount.push(format!("{}.00", g.rng.random_range(1_000..250_000)));
+            cols.amount
+                .push(format!("{}.00", g.rng.random_range(1_000..250_000)));
             cols.currency.push(g.pick(CURRENCIES).to_string());
             cols.probability.push(g.rng.random_range(0..=10) * 10);
             cols.close.push(g.future_date());
@@ -558,10 +835,22 @@ async fn seed_leads(pool: &PgPool, g: &mut Gen, c: &LeadCtx<'_>, n: usize, batch
         .bind(cols.state).bind(cols.country).bind(cols.description).bind(cols.company)
         .execute(&mut *tx)
         .await?;
-        link(&mut tx, "lead_assigned_to", ("lead_id", "profile_id"), &assigned).await?;
+        link(
+            &mut tx,
+            "lead_assigned_to",
+            ("lead_id", "profile_id"),
+            &assigned,
+        )
+        .await?;
         link(&mut tx, "lead_teams", ("lead_id", "teams_id"), &teams).await?;
         link(&mut tx, "lead_tags", ("lead_id", "tags_id"), &tags).await?;
-        link(&mut tx, "lead_contacts", ("lead_id", "contact_id"), &contacts).await?;
+        link(
+            &mut tx,
+            "lead_contacts",
+            ("lead_id", "contact_id"),
+            &contacts,
+        )
+        .await?;
         tx.commit().await?;
         done += k;
         progress("leads", done, n, started);

@@ -254,7 +254,8 @@ fn validate_value(kind: Kind, raw: &Value) -> Result<Val, String> {
                 Kind::Phone => {
                     let n = s.chars().count();
                     if (7..=25).contains(&n)
-                        && s.chars().all(|c| c.is_ascii_digit() || " -()+.".contains(c))
+                        && s.chars()
+                            .all(|c| c.is_ascii_digit() || " -()+.".contains(c))
                     {
                         ok(s)
                     } else {
@@ -267,9 +268,14 @@ fn validate_value(kind: Kind, raw: &Value) -> Result<Val, String> {
                         return Err(e);
                     }
                     let valid = url::Url::parse(&s).is_ok_and(|u| {
-                        matches!(u.scheme(), "http" | "https" | "ftp" | "ftps") && u.host().is_some()
+                        matches!(u.scheme(), "http" | "https" | "ftp" | "ftps")
+                            && u.host().is_some()
                     });
-                    if valid { ok(s) } else { Err("Enter a valid URL.".into()) }
+                    if valid {
+                        ok(s)
+                    } else {
+                        Err("Enter a valid URL.".into())
+                    }
                 }
                 Kind::Choice(_) if s.is_empty() => ok(s),
                 Kind::Choice(valid) if valid(&s) => ok(s),
@@ -303,7 +309,9 @@ fn parse_amount(s: &str) -> Result<String, String> {
         return Err("Ensure that there are no more than 2 decimal places.".into());
     }
     if int.len() > 10 {
-        return Err("Ensure that there are no more than 10 digits before the decimal point.".into());
+        return Err(
+            "Ensure that there are no more than 10 digits before the decimal point.".into(),
+        );
     }
     Ok(format!(
         "{}.{frac:0<2}",
@@ -332,7 +340,10 @@ fn id_list(body: &Map<String, Value>, key: &str, errors: &mut FieldErrors) -> Op
         _ => {
             errors.add(
                 key,
-                format!("Expected a list of items but got type \"{}\".", type_name(raw)),
+                format!(
+                    "Expected a list of items but got type \"{}\".",
+                    type_name(raw)
+                ),
             );
             return None;
         }
@@ -346,7 +357,10 @@ fn id_list(body: &Map<String, Value>, key: &str, errors: &mut FieldErrors) -> Op
                 }
             }
             _ => {
-                let shown = item.as_str().map(str::to_string).unwrap_or(item.to_string());
+                let shown = item
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or(item.to_string());
                 errors.add(key, format!("“{shown}” is not a valid UUID."));
                 return None;
             }
@@ -512,9 +526,21 @@ mod tests {
         assert_eq!(parse_amount("007").unwrap(), "7.00");
         assert_eq!(parse_amount(".5").unwrap(), "0.50");
         assert_eq!(parse_amount("-0").unwrap(), "0.00");
-        assert!(parse_amount("-5").unwrap_err().contains("greater than or equal to 0"));
-        assert!(parse_amount("1.234").unwrap_err().contains("2 decimal places"));
-        assert!(parse_amount("12345678901").unwrap_err().contains("10 digits"));
+        assert!(
+            parse_amount("-5")
+                .unwrap_err()
+                .contains("greater than or equal to 0")
+        );
+        assert!(
+            parse_amount("1.234")
+                .unwrap_err()
+                .contains("2 decimal places")
+        );
+        assert!(
+            parse_amount("12345678901")
+                .unwrap_err()
+                .contains("10 digits")
+        );
         assert!(parse_amount("abc").is_err());
         assert!(parse_amount(".").is_err());
     }
@@ -529,8 +555,14 @@ mod tests {
         let mut e = FieldErrors::new();
         let input = validate(body.as_object().unwrap(), &mut e);
         for f in [
-            "status", "email", "probability", "first_name", "opportunity_amount", "assigned_to",
-            "close_date", "is_active",
+            "status",
+            "email",
+            "probability",
+            "first_name",
+            "opportunity_amount",
+            "assigned_to",
+            "close_date",
+            "is_active",
         ] {
             assert!(e.has(f), "{f}");
         }

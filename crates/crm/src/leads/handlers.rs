@@ -163,7 +163,10 @@ async fn check(
         ("contacts", c.contacts),
     ] {
         for id in bad {
-            errors.add(field, format!("Invalid pk \"{id}\" - object does not exist."));
+            errors.add(
+                field,
+                format!("Invalid pk \"{id}\" - object does not exist."),
+            );
         }
     }
     if c.email_taken {
@@ -177,7 +180,11 @@ async fn check(
 
 fn relation_lists(input: &LeadInput) -> [(&'static str, &'static str, Option<&[Uuid]>); 4] {
     [
-        ("lead_assigned_to", "profile_id", input.assigned_to.as_deref()),
+        (
+            "lead_assigned_to",
+            "profile_id",
+            input.assigned_to.as_deref(),
+        ),
         ("lead_teams", "teams_id", input.teams.as_deref()),
         ("lead_tags", "tags_id", input.tags.as_deref()),
         ("lead_contacts", "contact_id", input.contacts.as_deref()),
@@ -237,7 +244,12 @@ pub async fn create(mut t: Tenant, JsonBody(body): JsonBody) -> ApiResult<Json<V
 
 /// PUT and PATCH: same permission (admin, creator, assignee directly or through a team).
 /// PUT replaces every relation list (an absent list is emptied); PATCH only those present.
-async fn write(mut t: Tenant, raw_id: &str, body: Map<String, Value>, partial: bool) -> ApiResult<Json<Value>> {
+async fn write(
+    mut t: Tenant,
+    raw_id: &str,
+    body: Map<String, Value>,
+    partial: bool,
+) -> ApiResult<Json<Value>> {
     let id = parse_id(raw_id)?;
     let v = viewer(&t);
     let current = model::lock(&mut t.tx, &v, id)
@@ -267,9 +279,9 @@ async fn write(mut t: Tenant, raw_id: &str, body: Map<String, Value>, partial: b
     }
     // The frontend converts with PATCH {"status": "converted"}; upstream also takes `is_converted`.
     let is_converted = partial
-        && body
-            .get("is_converted")
-            .is_some_and(|v| !matches!(v, Value::Null | Value::Bool(false)) && v != "" && v != "false");
+        && body.get("is_converted").is_some_and(|v| {
+            !matches!(v, Value::Null | Value::Bool(false)) && v != "" && v != "false"
+        });
     let converting = input.take_conversion() || is_converted;
     if converting && current.status.as_deref() == Some("converted") {
         let mut e = FieldErrors::new();
@@ -293,7 +305,11 @@ async fn write(mut t: Tenant, raw_id: &str, body: Map<String, Value>, partial: b
 #[utoipa::path(put, path = "/api/leads/{id}/", tag = "leads", security(("jwt" = []), ("api_key" = [])),
     params(("id" = Uuid, Path)), request_body(content = Object, description = "as POST"),
     responses((status = 200, body = dto::MessageResponse), (status = 400), (status = 403), (status = 404)))]
-pub async fn put(t: Tenant, Path(id): Path<String>, JsonBody(body): JsonBody) -> ApiResult<Json<Value>> {
+pub async fn put(
+    t: Tenant,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<Value>> {
     write(t, &id, body, false).await
 }
 
@@ -301,7 +317,11 @@ pub async fn put(t: Tenant, Path(id): Path<String>, JsonBody(body): JsonBody) ->
 #[utoipa::path(patch, path = "/api/leads/{id}/", tag = "leads", security(("jwt" = []), ("api_key" = [])),
     params(("id" = Uuid, Path)), request_body(content = Object, description = "any POST fields"),
     responses((status = 200, body = dto::MessageResponse, description = "or LeadConverted"), (status = 400), (status = 403), (status = 404)))]
-pub async fn patch(t: Tenant, Path(id): Path<String>, JsonBody(body): JsonBody) -> ApiResult<Json<Value>> {
+pub async fn patch(
+    t: Tenant,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<Value>> {
     write(t, &id, body, true).await
 }
 
@@ -352,9 +372,12 @@ pub async fn upload(mut t: Tenant, mut mp: Multipart) -> ApiResult<Json<Value>> 
         .map_err(|e| ApiError::bad_request(format!("Multipart parse error - {e}")))?
     {
         if field.name() == Some("leads_file") {
-            data = Some(field.bytes().await.map_err(|e| {
-                ApiError::bad_request(format!("Multipart parse error - {e}"))
-            })?);
+            data = Some(
+                field
+                    .bytes()
+                    .await
+                    .map_err(|e| ApiError::bad_request(format!("Multipart parse error - {e}")))?,
+            );
         }
     }
     let Some(data) = data else {
@@ -399,7 +422,10 @@ pub async fn upload(mut t: Tenant, mut mp: Multipart) -> ApiResult<Json<Value>> 
         }
         let mut input = dto::validate(&map, &mut errors);
         if input.text("status") == Some("converted") {
-            errors.add("status", "Imported leads cannot be converted; import them, then convert.");
+            errors.add(
+                "status",
+                "Imported leads cannot be converted; import them, then convert.",
+            );
         }
         if let Some(e) = input.text("email").filter(|e| !e.is_empty())
             && let Some(first) = seen_emails.insert(e.to_lowercase(), line)
@@ -419,7 +445,11 @@ pub async fn upload(mut t: Tenant, mut mp: Multipart) -> ApiResult<Json<Value>> 
     // E-mails already used in the org: one query for the whole file.
     let emails: Vec<String> = rows
         .iter()
-        .filter_map(|(_, r)| r.text("email").filter(|e| !e.is_empty()).map(str::to_lowercase))
+        .filter_map(|(_, r)| {
+            r.text("email")
+                .filter(|e| !e.is_empty())
+                .map(str::to_lowercase)
+        })
         .collect();
     let taken: HashSet<String> = sqlx::query_scalar(
         "SELECT lower(email) FROM lead WHERE org_id = $1 AND lower(email) = ANY($2) AND email IS NOT NULL AND email <> ''",
@@ -437,7 +467,10 @@ pub async fn upload(mut t: Tenant, mut mp: Multipart) -> ApiResult<Json<Value>> 
             .is_some_and(|e| taken.contains(&e.to_lowercase()))
         {
             let mut e = FieldErrors::new();
-            e.add("email", "Lead with this email already exists in this organization.");
+            e.add(
+                "email",
+                "Lead with this email already exists in this organization.",
+            );
             failures.push(dto::ImportRowError {
                 row: line,
                 errors: e.to_value(),
@@ -448,7 +481,10 @@ pub async fn upload(mut t: Tenant, mut mp: Multipart) -> ApiResult<Json<Value>> 
     }
     failures.sort_by_key(|f| f.row);
     if valid.is_empty() {
-        return Err(import_error("All the leads in the file are invalid.", failures));
+        return Err(import_error(
+            "All the leads in the file are invalid.",
+            failures,
+        ));
     }
     for input in &valid {
         let id = Uuid::new_v4();
@@ -523,7 +559,10 @@ pub async fn export(t: Tenant, q: RawQuery) -> ApiResult<Response> {
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"leads.csv\""),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"leads.csv\"",
+            ),
         ],
         Body::from_stream(stream),
     )
@@ -628,7 +667,11 @@ pub async fn create_from_site(
     if let Some(wait) = limiter.hit(format!("ip:{ip}"), SITE_PER_IP) {
         return Err(ApiError::too_many(wait, "Request was throttled."));
     }
-    let key = body.opt_str("apikey").unwrap_or_default().trim().to_string();
+    let key = body
+        .opt_str("apikey")
+        .unwrap_or_default()
+        .trim()
+        .to_string();
     if key.is_empty() || key.len() > 64 {
         return Err(site_denied());
     }
@@ -669,12 +712,20 @@ pub async fn create_from_site(
         }
     }
     let mut errors = FieldErrors::new();
-    if form.get("email").and_then(Value::as_str).is_none_or(|s| s.trim().is_empty()) {
+    if form
+        .get("email")
+        .and_then(Value::as_str)
+        .is_none_or(|s| s.trim().is_empty())
+    {
         errors.add("email", "This field is required.");
     }
     let mut input = dto::validate(&form, &mut errors);
-    input.fields.push(("status", Val::Text(Some("assigned".into()))));
-    input.fields.push(("source", Val::Text(Some("website".into()))));
+    input
+        .fields
+        .push(("status", Val::Text(Some("assigned".into()))));
+    input
+        .fields
+        .push(("source", Val::Text(Some("website".into()))));
     let (assignees, tags): (Vec<Uuid>, Vec<Uuid>) = sqlx::query_as(
         "SELECT ARRAY(SELECT a.profile_id FROM \"apiSettings_lead_assigned_to\" a JOIN profile p ON p.id = a.profile_id
                       WHERE a.apisettings_id = $1 AND p.org_id = $2 AND p.is_active),

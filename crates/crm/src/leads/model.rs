@@ -121,17 +121,34 @@ fn parse_ts(raw: &str, end_of_day: bool) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
         return Some(t.with_timezone(&Utc));
     }
-    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M"]
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(raw, f).ok())
-        .map(|t| t.and_utc())
+    [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(raw, f).ok())
+    .map(|t| t.and_utc())
 }
 
 /// Columns `ordering` may name (`-` for descending); anything else is ignored, as DRF does.
 const ORDERABLE: &[&str] = &[
-    "created_at", "updated_at", "title", "first_name", "last_name", "company_name", "email",
-    "status", "source", "rating", "opportunity_amount", "probability", "close_date", "city",
-    "last_contacted", "next_follow_up",
+    "created_at",
+    "updated_at",
+    "title",
+    "first_name",
+    "last_name",
+    "company_name",
+    "email",
+    "status",
+    "source",
+    "rating",
+    "opportunity_amount",
+    "probability",
+    "close_date",
+    "city",
+    "last_contacted",
+    "next_follow_up",
 ];
 
 /// `ORDER BY` from `ordering` (comma-separated), always ending with creation time and id so
@@ -163,9 +180,15 @@ pub fn filters(q: &RawQuery, sql: &mut Sql, v: &Viewer) -> Result<(String, bool)
     let text = |k: &str| q.get(k).map(str::trim).filter(|s| !s.is_empty());
     if let Some(s) = text("name") {
         let p = sql.p(Bind::Text(contains(s)));
-        conds.push(format!("concat_ws(' ', l.first_name, l.last_name) ILIKE {p}"));
+        conds.push(format!(
+            "concat_ws(' ', l.first_name, l.last_name) ILIKE {p}"
+        ));
     }
-    for (key, col) in [("salutation", "salutation"), ("city", "city"), ("email", "email")] {
+    for (key, col) in [
+        ("salutation", "salutation"),
+        ("city", "city"),
+        ("email", "email"),
+    ] {
         if let Some(s) = text(key) {
             let p = sql.p(Bind::Text(contains(s)));
             conds.push(format!("l.{col} ILIKE {p}"));
@@ -236,7 +259,10 @@ pub fn filters(q: &RawQuery, sql: &mut Sql, v: &Viewer) -> Result<(String, bool)
     errors.into_result()?;
     let filtered = !conds.is_empty();
     if !v.admin {
-        let (u, p) = (sql.p(Bind::Uuid(v.user_id)), sql.p(Bind::Uuid(v.profile_id)));
+        let (u, p) = (
+            sql.p(Bind::Uuid(v.user_id)),
+            sql.p(Bind::Uuid(v.profile_id)),
+        );
         conds.push(visible_sql("false", &u, &p));
     }
     let mut s = String::from("l.org_id = $1 AND l.status IS DISTINCT FROM 'converted'");
@@ -248,7 +274,12 @@ pub fn filters(q: &RawQuery, sql: &mut Sql, v: &Viewer) -> Result<(String, bool)
 }
 
 /// The list page as JSON text, without the static choice lists (the handler appends them).
-pub async fn list_json(tx: &mut Tx, v: &Viewer, q: &RawQuery, page: Page) -> Result<String, ApiError> {
+pub async fn list_json(
+    tx: &mut Tx,
+    v: &Viewer,
+    q: &RawQuery,
+    page: Page,
+) -> Result<String, ApiError> {
     let mut sql = Sql::default();
     sql.p(Bind::Uuid(v.org_id));
     let (cond, filtered) = filters(q, &mut sql, v)?;
@@ -308,7 +339,11 @@ pub async fn list_json(tx: &mut Tx, v: &Viewer, q: &RawQuery, page: Page) -> Res
 
 /// The detail page as JSON text (without the static lists), `Ok(None)` when the lead is not in
 /// the org, `Err(forbidden)` when the caller may not see it.
-pub async fn detail_json(tx: &mut Tx, v: &Viewer, id: Uuid) -> Result<Option<(bool, Option<String>)>, ApiError> {
+pub async fn detail_json(
+    tx: &mut Tx,
+    v: &Viewer,
+    id: Uuid,
+) -> Result<Option<(bool, Option<String>)>, ApiError> {
     let can_see = visible_sql("$5", "$3", "$4");
     let text = format!(
         "SELECT {can_see}, CASE WHEN {can_see} THEN json_build_object(
@@ -372,14 +407,15 @@ pub async fn lock(tx: &mut Tx, v: &Viewer, id: Uuid) -> Result<Option<Current>, 
         "SELECT l.status, l.created_by_id, {} FROM lead l WHERE l.org_id = $1 AND l.id = $2 FOR UPDATE",
         visible_sql("$5", "$3", "$4")
     );
-    let row: Option<(Option<String>, Option<Uuid>, bool)> = sqlx::query_as(sqlx::AssertSqlSafe(text))
-        .bind(v.org_id)
-        .bind(id)
-        .bind(v.user_id)
-        .bind(v.profile_id)
-        .bind(v.admin)
-        .fetch_optional(&mut **tx)
-        .await?;
+    let row: Option<(Option<String>, Option<Uuid>, bool)> =
+        sqlx::query_as(sqlx::AssertSqlSafe(text))
+            .bind(v.org_id)
+            .bind(id)
+            .bind(v.user_id)
+            .bind(v.profile_id)
+            .bind(v.admin)
+            .fetch_optional(&mut **tx)
+            .await?;
     Ok(row.map(|(status, created_by, can_edit)| Current {
         status,
         created_by,
@@ -496,7 +532,8 @@ pub async fn update(
     for (col, v) in fields {
         set.push_str(&format!(", {col} = {}", placeholder(&mut sql, v)));
     }
-    let text = format!("UPDATE lead SET {set} WHERE id = {pid} AND org_id = {porg} RETURNING {NAME_SQL}");
+    let text =
+        format!("UPDATE lead SET {set} WHERE id = {pid} AND org_id = {porg} RETURNING {NAME_SQL}");
     let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(text));
     for b in sql.binds {
         q = bind_scalar(q, b);

@@ -92,15 +92,17 @@ pub async fn convert(t: &mut Tenant, id: Uuid) -> Result<Converted, ApiError> {
 
     let account_id = Uuid::new_v4();
     let contact_id = email.as_ref().map(|_| Uuid::new_v4());
-    let opportunity_id = (present(&amount).is_some()
-        || present(&first).is_some()
-        || present(&company).is_some())
-    .then(Uuid::new_v4);
+    let opportunity_id =
+        (present(&amount).is_some() || present(&first).is_some() || present(&company).is_some())
+            .then(Uuid::new_v4);
     let opportunity_name = {
-        let parts: Vec<&str> = [present(&company), (!person.is_empty()).then_some(person.as_str())]
-            .into_iter()
-            .flatten()
-            .collect();
+        let parts: Vec<&str> = [
+            present(&company),
+            (!person.is_empty()).then_some(person.as_str()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         if parts.is_empty() {
             format!("Opportunity {id}")
         } else {
@@ -187,7 +189,11 @@ pub async fn convert(t: &mut Tenant, id: Uuid) -> Result<Converted, ApiError> {
 
     activity::record(t, Action::Create, "Account", account_id, &account_name).await?;
     if let (Some(cid), Some(e)) = (contact_id, &email) {
-        let name = if person.is_empty() { e.clone() } else { person.clone() };
+        let name = if person.is_empty() {
+            e.clone()
+        } else {
+            person.clone()
+        };
         activity::record(t, Action::Create, "Contact", cid, &name).await?;
     }
     if let Some(oid) = opportunity_id {

@@ -5,11 +5,41 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 const LEAD_KEYS: &[&str] = &[
-    "id", "title", "salutation", "first_name", "last_name", "email", "phone", "job_title", "website",
-    "linkedin_url", "status", "source", "industry", "rating", "opportunity_amount", "currency",
-    "probability", "close_date", "address_line", "city", "state", "postcode", "country",
-    "assigned_to", "teams", "last_contacted", "next_follow_up", "description", "contacts", "tags",
-    "created_by", "created_at", "is_active", "company_name", "updated_at",
+    "id",
+    "title",
+    "salutation",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "job_title",
+    "website",
+    "linkedin_url",
+    "status",
+    "source",
+    "industry",
+    "rating",
+    "opportunity_amount",
+    "currency",
+    "probability",
+    "close_date",
+    "address_line",
+    "city",
+    "state",
+    "postcode",
+    "country",
+    "assigned_to",
+    "teams",
+    "last_contacted",
+    "next_follow_up",
+    "description",
+    "contacts",
+    "tags",
+    "created_by",
+    "created_at",
+    "is_active",
+    "company_name",
+    "updated_at",
 ];
 
 async fn create(app: &TestApp, who: &TestUser, body: Value) -> Uuid {
@@ -106,7 +136,15 @@ async fn leads_create_list_detail_shapes() {
     assert_eq!(b["open_leads"]["offset"], Value::Null);
     assert_eq!(b["close_leads"]["leads_count"], 1);
     assert_eq!(b["close_leads"]["close_leads"][0]["title"], "Lost");
-    for k in ["contacts", "status", "source", "tags", "users", "countries", "industries"] {
+    for k in [
+        "contacts",
+        "status",
+        "source",
+        "tags",
+        "users",
+        "countries",
+        "industries",
+    ] {
         assert!(b[k].is_array(), "missing {k}");
     }
     assert_eq!(b["status"][0], json!(["assigned", "Assigned"]));
@@ -116,7 +154,12 @@ async fn leads_create_list_detail_shapes() {
     // Newest first.
     let lead = &b["open_leads"]["open_leads"][1];
     assert_eq!(lead["id"], id.to_string());
-    let mut keys: Vec<&str> = lead.as_object().unwrap().keys().map(String::as_str).collect();
+    let mut keys: Vec<&str> = lead
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     let mut expected = LEAD_KEYS.to_vec();
     keys.sort();
     expected.sort();
@@ -127,19 +170,36 @@ async fn leads_create_list_detail_shapes() {
     assert_eq!(lead["opportunity_amount"], "1234.50");
     assert_eq!(lead["probability"], 40);
     assert_eq!(lead["close_date"], "2027-01-14");
-    assert_eq!(lead["assigned_to"][0]["user_details"]["email"], "lu@example.com");
+    assert_eq!(
+        lead["assigned_to"][0]["user_details"]["email"],
+        "lu@example.com"
+    );
     assert_eq!(lead["tags"][0]["name"], "Hot");
-    assert_eq!(lead["teams"][0]["users"][0]["id"], user.profile_id.to_string());
+    assert_eq!(
+        lead["teams"][0]["users"][0]["id"],
+        user.profile_id.to_string()
+    );
     assert_eq!(lead["contacts"][0]["email"], "kim@example.com");
     assert!(lead["contacts"][0]["org"].get("api_key").is_none());
     assert_eq!(lead["created_by"]["email"], "la@example.com");
     assert!(lead["created_at"].as_str().unwrap().ends_with('Z'));
 
-    let res = app.get(&format!("/api/leads/{id}/"), Some(&admin.access)).await;
+    let res = app
+        .get(&format!("/api/leads/{id}/"), Some(&admin.access))
+        .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     for k in [
-        "lead_obj", "attachments", "comments", "users_mention", "assigned_data", "users",
-        "users_excluding_team", "source", "status", "teams", "countries",
+        "lead_obj",
+        "attachments",
+        "comments",
+        "users_mention",
+        "assigned_data",
+        "users",
+        "users_excluding_team",
+        "source",
+        "status",
+        "teams",
+        "countries",
     ] {
         assert!(res.body.get(k).is_some(), "detail misses {k}");
     }
@@ -150,19 +210,31 @@ async fn leads_create_list_detail_shapes() {
     );
     // The team member is excluded from users_excluding_team.
     assert_eq!(res.body["users"].as_array().unwrap().len(), 2);
-    assert_eq!(res.body["users_excluding_team"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        res.body["users_excluding_team"].as_array().unwrap().len(),
+        1
+    );
 
     // Detail ids: not a UUID, unknown, another org's.
     let other = app.admin("other@example.com").await;
     let foreign = create(&app, &other, json!({"title": "theirs"})).await;
-    for path in ["/api/leads/not-a-uuid/".to_string(), format!("/api/leads/{}/", Uuid::new_v4()), format!("/api/leads/{foreign}/")] {
+    for path in [
+        "/api/leads/not-a-uuid/".to_string(),
+        format!("/api/leads/{}/", Uuid::new_v4()),
+        format!("/api/leads/{foreign}/"),
+    ] {
         let res = app.get(&path, Some(&admin.access)).await;
         assert_eq!(res.status, StatusCode::NOT_FOUND, "{path}");
         assert_eq!(res.body, json!({"detail": "Not found."}));
     }
     // Activity was recorded.
     assert_eq!(
-        count(&app, "SELECT count(*) FROM activity WHERE entity_id = $1 AND action = 'CREATE'", id).await,
+        count(
+            &app,
+            "SELECT count(*) FROM activity WHERE entity_id = $1 AND action = 'CREATE'",
+            id
+        )
+        .await,
         1
     );
 }
@@ -175,19 +247,35 @@ async fn leads_validation_writes_nothing() {
     let foreign_tag = tag(&app, other.org_id, "Theirs").await;
     create(&app, &admin, json!({"email": "Taken@Example.com"})).await;
     let cases = [
-        (json!({"status": "nonsense", "email": "not-an-email"}), vec!["status", "email"]),
+        (
+            json!({"status": "nonsense", "email": "not-an-email"}),
+            vec!["status", "email"],
+        ),
         (json!({"email": "taken@example.COM"}), vec!["email"]),
-        (json!({"opportunity_amount": "-5"}), vec!["opportunity_amount"]),
-        (json!({"opportunity_amount": "1.234"}), vec!["opportunity_amount"]),
+        (
+            json!({"opportunity_amount": "-5"}),
+            vec!["opportunity_amount"],
+        ),
+        (
+            json!({"opportunity_amount": "1.234"}),
+            vec!["opportunity_amount"],
+        ),
         (json!({"probability": 101}), vec!["probability"]),
         (json!({"probability": -3}), vec!["probability"]),
-        (json!({"rating": "TEPID", "source": "fax", "industry": "x", "currency": "XXX", "country": "ZZ"}),
-         vec!["rating", "source", "industry", "currency", "country"]),
-        (json!({"close_date": "14/01/2027", "first_name": ""}), vec!["close_date", "first_name"]),
+        (
+            json!({"rating": "TEPID", "source": "fax", "industry": "x", "currency": "XXX", "country": "ZZ"}),
+            vec!["rating", "source", "industry", "currency", "country"],
+        ),
+        (
+            json!({"close_date": "14/01/2027", "first_name": ""}),
+            vec!["close_date", "first_name"],
+        ),
         (json!({"tags": [foreign_tag]}), vec!["tags"]),
         (json!({"assigned_to": ["nope"]}), vec!["assigned_to"]),
-        (json!({"assigned_to": [Uuid::new_v4()], "teams": [Uuid::new_v4()], "contacts": [Uuid::new_v4()]}),
-         vec!["assigned_to", "teams", "contacts"]),
+        (
+            json!({"assigned_to": [Uuid::new_v4()], "teams": [Uuid::new_v4()], "contacts": [Uuid::new_v4()]}),
+            vec!["assigned_to", "teams", "contacts"],
+        ),
         (json!({"status": "converted"}), vec!["email"]),
         (json!({"phone": "call me maybe"}), vec!["phone"]),
     ];
@@ -197,16 +285,29 @@ async fn leads_validation_writes_nothing() {
         assert_eq!(res.body["error"], true);
         let errors = res.body["errors"].as_object().unwrap();
         for f in &fields {
-            assert!(errors.contains_key(*f), "{body}: expected error on {f}: {}", res.text);
+            assert!(
+                errors.contains_key(*f),
+                "{body}: expected error on {f}: {}",
+                res.text
+            );
         }
         assert_eq!(errors.len(), fields.len(), "{body}: {}", res.text);
     }
     assert_eq!(
-        count(&app, "SELECT count(*) FROM lead WHERE org_id = $1", admin.org_id).await,
+        count(
+            &app,
+            "SELECT count(*) FROM lead WHERE org_id = $1",
+            admin.org_id
+        )
+        .await,
         1
     );
     let res = app
-        .post("/api/leads/", Some(&admin.access), &json!({"tags": [foreign_tag]}))
+        .post(
+            "/api/leads/",
+            Some(&admin.access),
+            &json!({"tags": [foreign_tag]}),
+        )
         .await;
     assert_eq!(
         res.body["errors"]["tags"][0],
@@ -222,7 +323,12 @@ async fn leads_user_sees_and_edits_only_own_assigned_or_team() {
     let u2 = app.member(admin.org_id, "u2@example.com", "USER").await;
     let tm = team(&app, admin.org_id, &[u2.profile_id]).await;
     let own = create(&app, &u1, json!({"title": "u1 own"})).await;
-    let assigned = create(&app, &admin, json!({"title": "to u1", "assigned_to": [u1.profile_id]})).await;
+    let assigned = create(
+        &app,
+        &admin,
+        json!({"title": "to u1", "assigned_to": [u1.profile_id]}),
+    )
+    .await;
     let via_team = create(&app, &admin, json!({"title": "team", "teams": [tm]})).await;
     let hidden = create(&app, &admin, json!({"title": "admin only"})).await;
 
@@ -243,24 +349,48 @@ async fn leads_user_sees_and_edits_only_own_assigned_or_team() {
     assert_eq!(res.body["open_leads"]["leads_count"], 4);
 
     for id in [own, assigned] {
-        let res = app.get(&format!("/api/leads/{id}/"), Some(&u1.access)).await;
-        assert_eq!(res.status, StatusCode::OK, "{}", res.text);
         let res = app
-            .patch(&format!("/api/leads/{id}/"), Some(&u1.access), &json!({"rating": "HOT"}))
+            .get(&format!("/api/leads/{id}/"), Some(&u1.access))
             .await;
         assert_eq!(res.status, StatusCode::OK, "{}", res.text);
-        assert_eq!(res.body, json!({"error": false, "message": "Lead updated Successfully"}));
+        let res = app
+            .patch(
+                &format!("/api/leads/{id}/"),
+                Some(&u1.access),
+                &json!({"rating": "HOT"}),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+        assert_eq!(
+            res.body,
+            json!({"error": false, "message": "Lead updated Successfully"})
+        );
     }
     let res = app
-        .put(&format!("/api/leads/{via_team}/"), Some(&u2.access), &json!({"title": "team v2", "teams": [tm]}))
+        .put(
+            &format!("/api/leads/{via_team}/"),
+            Some(&u2.access),
+            &json!({"title": "team v2", "teams": [tm]}),
+        )
         .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
 
     // PUT has the same check as PATCH; neither changes anything.
     for res in [
-        app.put(&format!("/api/leads/{hidden}/"), Some(&u1.access), &json!({"title": "mine now"})).await,
-        app.patch(&format!("/api/leads/{hidden}/"), Some(&u1.access), &json!({"title": "mine now"})).await,
-        app.get(&format!("/api/leads/{hidden}/"), Some(&u1.access)).await,
+        app.put(
+            &format!("/api/leads/{hidden}/"),
+            Some(&u1.access),
+            &json!({"title": "mine now"}),
+        )
+        .await,
+        app.patch(
+            &format!("/api/leads/{hidden}/"),
+            Some(&u1.access),
+            &json!({"title": "mine now"}),
+        )
+        .await,
+        app.get(&format!("/api/leads/{hidden}/"), Some(&u1.access))
+            .await,
     ] {
         assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.text);
         assert_eq!(
@@ -276,22 +406,38 @@ async fn leads_user_sees_and_edits_only_own_assigned_or_team() {
     assert_eq!(title, "admin only");
 
     // Delete: admin or creator only.
-    let res = app.delete(&format!("/api/leads/{assigned}/"), Some(&u1.access)).await;
+    let res = app
+        .delete(&format!("/api/leads/{assigned}/"), Some(&u1.access))
+        .await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
     assert_eq!(
         res.body,
         json!({"error": true, "errors": "you don't have permission to delete this lead"})
     );
-    let res = app.delete(&format!("/api/leads/{own}/"), Some(&u1.access)).await;
-    assert_eq!(res.status, StatusCode::OK);
-    assert_eq!(res.body, json!({"error": false, "message": "Lead deleted Successfully"}));
-    let res = app.delete(&format!("/api/leads/{hidden}/"), Some(&admin.access)).await;
+    let res = app
+        .delete(&format!("/api/leads/{own}/"), Some(&u1.access))
+        .await;
     assert_eq!(res.status, StatusCode::OK);
     assert_eq!(
-        count(&app, "SELECT count(*) FROM activity WHERE entity_id = $1 AND action = 'DELETE'", hidden).await,
+        res.body,
+        json!({"error": false, "message": "Lead deleted Successfully"})
+    );
+    let res = app
+        .delete(&format!("/api/leads/{hidden}/"), Some(&admin.access))
+        .await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM activity WHERE entity_id = $1 AND action = 'DELETE'",
+            hidden
+        )
+        .await,
         1
     );
-    let res = app.get(&format!("/api/leads/{hidden}/"), Some(&admin.access)).await;
+    let res = app
+        .get(&format!("/api/leads/{hidden}/"), Some(&admin.access))
+        .await;
     assert_eq!(res.status, StatusCode::NOT_FOUND);
 }
 
@@ -303,9 +449,12 @@ async fn leads_other_org_ids_are_404_and_unchanged() {
     let theirs = create(&app, &b, json!({"title": "B's"})).await;
     let path = format!("/api/leads/{theirs}/");
     for res in [
-        app.patch(&path, Some(&a.access), &json!({"title": "hacked"})).await,
-        app.put(&path, Some(&a.access), &json!({"title": "hacked"})).await,
-        app.patch(&path, Some(&a.access), &json!({"status": "converted"})).await,
+        app.patch(&path, Some(&a.access), &json!({"title": "hacked"}))
+            .await,
+        app.put(&path, Some(&a.access), &json!({"title": "hacked"}))
+            .await,
+        app.patch(&path, Some(&a.access), &json!({"status": "converted"}))
+            .await,
         app.delete(&path, Some(&a.access)).await,
     ] {
         assert_eq!(res.status, StatusCode::NOT_FOUND, "{}", res.text);
@@ -321,10 +470,22 @@ async fn leads_other_org_ids_are_404_and_unchanged() {
     // Another org's assignee cannot be linked.
     let mine = create(&app, &a, json!({"title": "A's"})).await;
     let res = app
-        .patch(&format!("/api/leads/{mine}/"), Some(&a.access), &json!({"assigned_to": [b.profile_id]}))
+        .patch(
+            &format!("/api/leads/{mine}/"),
+            Some(&a.access),
+            &json!({"assigned_to": [b.profile_id]}),
+        )
         .await;
     assert_eq!(res.status, StatusCode::BAD_REQUEST);
-    assert_eq!(count(&app, "SELECT count(*) FROM lead_assigned_to WHERE lead_id = $1", mine).await, 0);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM lead_assigned_to WHERE lead_id = $1",
+            mine
+        )
+        .await,
+        0
+    );
 }
 
 #[tokio::test]
@@ -351,7 +512,13 @@ async fn leads_pagination_filters_and_ordering() {
     };
     let res = get("limit=5&offset=0&limit=5&offset=10").await; // last value wins
     assert_eq!(res.body["page_number"], json!([3]));
-    assert_eq!(res.body["open_leads"]["open_leads"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        res.body["open_leads"]["open_leads"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
     assert_eq!(res.body["open_leads"]["offset"], Value::Null);
     let res = get("limit=5").await;
     assert_eq!(res.body["open_leads"]["offset"], 5);
@@ -368,7 +535,14 @@ async fn leads_pagination_filters_and_ordering() {
         ("status=in%20process", 6),
         ("search=lead%2007", 1),
         (&format!("tags={t}") as &str, 1),
-        (&format!("assigned_to={}&assigned_to={}", Uuid::new_v4(), u.profile_id), 1),
+        (
+            &format!(
+                "assigned_to={}&assigned_to={}",
+                Uuid::new_v4(),
+                u.profile_id
+            ),
+            1,
+        ),
         ("created_at__gte=2000-01-01&created_at__lte=2999-01-01", 12),
         ("created_at__gte=2999-01-01", 0),
         ("status=converted", 0),
@@ -377,7 +551,12 @@ async fn leads_pagination_filters_and_ordering() {
         assert_eq!(res.status, StatusCode::OK, "{q}: {}", res.text);
         assert_eq!(res.body["open_leads"]["leads_count"], n, "{q}");
     }
-    for q in ["tags=nope", "assigned_to=1", "created_at__gte=yesterday", "close_date__lte=2027-13-01"] {
+    for q in [
+        "tags=nope",
+        "assigned_to=1",
+        "created_at__gte=yesterday",
+        "close_date__lte=2027-13-01",
+    ] {
         let res = get(q).await;
         assert_eq!(res.status, StatusCode::BAD_REQUEST, "{q}: {}", res.text);
     }
@@ -398,12 +577,18 @@ async fn leads_conversion_creates_account_contact_opportunity_once() {
     )
     .await;
     let path = format!("/api/leads/{id}/");
-    let res = app.patch(&path, Some(&admin.access), &json!({"status": "converted"})).await;
+    let res = app
+        .patch(&path, Some(&admin.access), &json!({"status": "converted"}))
+        .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     assert_eq!(res.body["message"], "Lead Converted Successfully");
     let account: Uuid = res.body["account_id"].as_str().unwrap().parse().unwrap();
     let contact: Uuid = res.body["contact_id"].as_str().unwrap().parse().unwrap();
-    let opp: Uuid = res.body["opportunity_id"].as_str().unwrap().parse().unwrap();
+    let opp: Uuid = res.body["opportunity_id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     let (name,): (String,) = sqlx::query_as("SELECT name FROM accounts WHERE id = $1")
         .bind(account)
         .fetch_one(&app.db.admin)
@@ -416,35 +601,90 @@ async fn leads_conversion_creates_account_contact_opportunity_once() {
         .await
         .unwrap();
     assert_eq!(cacc, Some(account));
-    let (oname, stage, source, prob): (String, String, Option<String>, Option<i32>) = sqlx::query_as(
-        "SELECT name, stage, lead_source, probability FROM opportunity WHERE id = $1",
-    )
-    .bind(opp)
-    .fetch_one(&app.db.admin)
-    .await
-    .unwrap();
-    assert_eq!((oname.as_str(), stage.as_str()), ("Navy - Grace Hopper", "QUALIFICATION"));
+    let (oname, stage, source, prob): (String, String, Option<String>, Option<i32>) =
+        sqlx::query_as(
+            "SELECT name, stage, lead_source, probability FROM opportunity WHERE id = $1",
+        )
+        .bind(opp)
+        .fetch_one(&app.db.admin)
+        .await
+        .unwrap();
+    assert_eq!(
+        (oname.as_str(), stage.as_str()),
+        ("Navy - Grace Hopper", "QUALIFICATION")
+    );
     assert_eq!(source.as_deref(), Some("CAMPAIGN"));
     assert_eq!(prob, Some(25));
-    assert_eq!(count(&app, "SELECT count(*) FROM accounts_assigned_to WHERE account_id = $1", account).await, 1);
-    assert_eq!(count(&app, "SELECT count(*) FROM opportunity_tags WHERE opportunity_id = $1", opp).await, 1);
-    assert_eq!(count(&app, "SELECT count(*) FROM accounts_contacts WHERE account_id = $1", account).await, 1);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM accounts_assigned_to WHERE account_id = $1",
+            account
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM opportunity_tags WHERE opportunity_id = $1",
+            opp
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM accounts_contacts WHERE account_id = $1",
+            account
+        )
+        .await,
+        1
+    );
     // Converted leads leave the list; converting twice is a clear 400 that changes nothing.
     let res = app.get("/api/leads/", Some(&admin.access)).await;
     assert_eq!(res.body["open_leads"]["leads_count"], 0);
-    let res = app.patch(&path, Some(&admin.access), &json!({"status": "converted"})).await;
+    let res = app
+        .patch(&path, Some(&admin.access), &json!({"status": "converted"}))
+        .await;
     assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.text);
     assert!(res.body["errors"]["status"].is_array());
-    assert_eq!(count(&app, "SELECT count(*) FROM accounts WHERE org_id = $1", admin.org_id).await, 1);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM accounts WHERE org_id = $1",
+            admin.org_id
+        )
+        .await,
+        1
+    );
 
     // Into an existing account name (case-insensitive): 400, nothing written.
-    let id2 = create(&app, &admin, json!({"company_name": "NAVY", "first_name": "Ann"})).await;
+    let id2 = create(
+        &app,
+        &admin,
+        json!({"company_name": "NAVY", "first_name": "Ann"}),
+    )
+    .await;
     let res = app
-        .patch(&format!("/api/leads/{id2}/"), Some(&admin.access), &json!({"status": "converted"}))
+        .patch(
+            &format!("/api/leads/{id2}/"),
+            Some(&admin.access),
+            &json!({"status": "converted"}),
+        )
         .await;
     assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.text);
     assert!(res.body["errors"]["company_name"].is_array());
-    assert_eq!(count(&app, "SELECT count(*) FROM accounts WHERE org_id = $1", admin.org_id).await, 1);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM accounts WHERE org_id = $1",
+            admin.org_id
+        )
+        .await,
+        1
+    );
     let (status,): (Option<String>,) = sqlx::query_as("SELECT status FROM lead WHERE id = $1")
         .bind(id2)
         .fetch_one(&app.db.admin)
@@ -454,7 +694,11 @@ async fn leads_conversion_creates_account_contact_opportunity_once() {
 
     // No company: the account is named after the person, never "X None"; no e-mail, no contact.
     let res = app
-        .post("/api/leads/", Some(&admin.access), &json!({"first_name": "Solo", "status": "converted", "email": null}))
+        .post(
+            "/api/leads/",
+            Some(&admin.access),
+            &json!({"first_name": "Solo", "status": "converted", "email": null}),
+        )
         .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     assert_eq!(res.body["contact_id"], Value::Null);
@@ -487,14 +731,19 @@ async fn leads_conversion_failure_midway_writes_nothing() {
     .await
     .unwrap();
     let res = app
-        .patch(&format!("/api/leads/{id}/"), Some(&admin.access), &json!({"status": "converted", "title": "edited"}))
+        .patch(
+            &format!("/api/leads/{id}/"),
+            Some(&admin.access),
+            &json!({"status": "converted", "title": "edited"}),
+        )
         .await;
     assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.text);
     for table in ["accounts", "contacts", "opportunity"] {
-        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
-            .fetch_one(&app.db.admin)
-            .await
-            .unwrap();
+        let n: i64 =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+                .fetch_one(&app.db.admin)
+                .await
+                .unwrap();
         assert_eq!(n, 0, "{table}");
     }
     let (status, title): (Option<String>, Option<String>) =
@@ -504,7 +753,15 @@ async fn leads_conversion_failure_midway_writes_nothing() {
             .await
             .unwrap();
     assert_eq!((status, title), (None, None));
-    assert_eq!(count(&app, "SELECT count(*) FROM activity WHERE entity_id = $1 AND action = 'UPDATE'", id).await, 0);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM activity WHERE entity_id = $1 AND action = 'UPDATE'",
+            id
+        )
+        .await,
+        0
+    );
 }
 
 #[tokio::test]
@@ -515,12 +772,21 @@ async fn leads_counts_follow_writes() {
     create(&app, &admin, json!({"status": "closed"})).await;
     let get_counts = || async {
         let res = app.get("/api/leads/", Some(&admin.access)).await;
-        (res.body["open_leads"]["leads_count"].clone(), res.body["close_leads"]["leads_count"].clone())
+        (
+            res.body["open_leads"]["leads_count"].clone(),
+            res.body["close_leads"]["leads_count"].clone(),
+        )
     };
     assert_eq!(get_counts().await, (json!(1), json!(1)));
-    app.patch(&format!("/api/leads/{a}/"), Some(&admin.access), &json!({"status": "closed"})).await;
+    app.patch(
+        &format!("/api/leads/{a}/"),
+        Some(&admin.access),
+        &json!({"status": "closed"}),
+    )
+    .await;
     assert_eq!(get_counts().await, (json!(0), json!(2)));
-    app.delete(&format!("/api/leads/{a}/"), Some(&admin.access)).await;
+    app.delete(&format!("/api/leads/{a}/"), Some(&admin.access))
+        .await;
     assert_eq!(get_counts().await, (json!(0), json!(1)));
 }
 
@@ -533,7 +799,10 @@ fn multipart(path: &str, token: &str, csv: &str) -> Request<Body> {
         .method("POST")
         .uri(path)
         .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={boundary}"),
+        )
         .body(Body::from(body))
         .unwrap()
 }
@@ -542,7 +811,12 @@ fn multipart(path: &str, token: &str, csv: &str) -> Request<Body> {
 async fn leads_import_reports_bad_rows_and_export_streams_csv() {
     let app = TestApp::new().await;
     let admin = app.admin("im@example.com").await;
-    create(&app, &admin, json!({"title": "Existing", "email": "dup@example.com"})).await;
+    create(
+        &app,
+        &admin,
+        json!({"title": "Existing", "email": "dup@example.com"}),
+    )
+    .await;
     let csv = "Title,First_Name,email,probability,status,ignored\n\
                Good one,Ann,ann@example.com,50,assigned,x\n\
                ,NoTitle,,,,\n\
@@ -551,24 +825,56 @@ async fn leads_import_reports_bad_rows_and_export_streams_csv() {
                \n\
                Good two,Cy,,,closed,\n\
                Twice,Ann2,ANN@example.com,,,\n";
-    let res = app.send(multipart("/api/leads/upload/", &admin.access, csv)).await;
+    let res = app
+        .send(multipart("/api/leads/upload/", &admin.access, csv))
+        .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     assert_eq!(res.body["created"], 2);
     assert_eq!(res.body["failed"], 4);
-    let rows: Vec<i64> = res.body["rows"].as_array().unwrap().iter().map(|r| r["row"].as_i64().unwrap()).collect();
+    let rows: Vec<i64> = res.body["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["row"].as_i64().unwrap())
+        .collect();
     assert_eq!(rows, vec![3, 4, 5, 8]);
     assert!(res.body["rows"][1]["errors"]["probability"].is_array());
-    assert_eq!(count(&app, "SELECT count(*) FROM lead WHERE org_id = $1", admin.org_id).await, 3);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM lead WHERE org_id = $1",
+            admin.org_id
+        )
+        .await,
+        3
+    );
 
-    let res = app.send(multipart("/api/leads/upload/", &admin.access, "title\n\n")).await;
+    let res = app
+        .send(multipart("/api/leads/upload/", &admin.access, "title\n\n"))
+        .await;
     assert_eq!(res.status, StatusCode::BAD_REQUEST);
-    assert_eq!(res.body["errors"]["leads_file"][0], "All the leads in the file are invalid.");
-    let res = app.send(multipart("/api/leads/upload/", &admin.access, "name\nx\n")).await;
-    assert_eq!(res.body["errors"]["leads_file"][0], "Missing headers: title");
+    assert_eq!(
+        res.body["errors"]["leads_file"][0],
+        "All the leads in the file are invalid."
+    );
+    let res = app
+        .send(multipart("/api/leads/upload/", &admin.access, "name\nx\n"))
+        .await;
+    assert_eq!(
+        res.body["errors"]["leads_file"][0],
+        "Missing headers: title"
+    );
 
-    let res = app.get("/api/leads/export/?status=assigned", Some(&admin.access)).await;
+    let res = app
+        .get("/api/leads/export/?status=assigned", Some(&admin.access))
+        .await;
     assert_eq!(res.status, StatusCode::OK);
-    assert!(res.headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/csv"));
+    assert!(
+        res.headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
     let lines: Vec<&str> = res.text.lines().collect();
     assert!(lines[0].starts_with("id,title,salutation,first_name"));
     assert_eq!(lines.len(), 2, "{}", res.text);
@@ -596,12 +902,14 @@ async fn leads_web_to_lead_by_api_key() {
     .execute(&app.db.admin)
     .await
     .unwrap();
-    sqlx::query("INSERT INTO \"apiSettings_lead_assigned_to\" (apisettings_id, profile_id) VALUES ($1, $2)")
-        .bind(setting)
-        .bind(user.profile_id)
-        .execute(&app.db.admin)
-        .await
-        .unwrap();
+    sqlx::query(
+        "INSERT INTO \"apiSettings_lead_assigned_to\" (apisettings_id, profile_id) VALUES ($1, $2)",
+    )
+    .bind(setting)
+    .bind(user.profile_id)
+    .execute(&app.db.admin)
+    .await
+    .unwrap();
     sqlx::query("INSERT INTO \"apiSettings_tags\" (apisettings_id, tags_id) VALUES ($1, $2)")
         .bind(setting)
         .bind(t)
@@ -613,7 +921,10 @@ async fn leads_web_to_lead_by_api_key() {
         .post(path, None, &json!({"apikey": key, "email": "web@visitor.io", "first_name": "Web", "title": "Dr", "message": "Call me"}))
         .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
-    assert_eq!(res.body, json!({"error": false, "message": "Lead Created sucessfully."}));
+    assert_eq!(
+        res.body,
+        json!({"error": false, "message": "Lead Created sucessfully."})
+    );
     let (source, status, salutation, description, created_by): (String, String, String, String, Uuid) = sqlx::query_as(
         "SELECT source, status, salutation, description, created_by_id FROM lead WHERE email = 'web@visitor.io'",
     )
@@ -621,28 +932,57 @@ async fn leads_web_to_lead_by_api_key() {
     .await
     .unwrap();
     assert_eq!(
-        (source.as_str(), status.as_str(), salutation.as_str(), description.as_str()),
+        (
+            source.as_str(),
+            status.as_str(),
+            salutation.as_str(),
+            description.as_str()
+        ),
         ("website", "assigned", "Dr", "Call me")
     );
     assert_eq!(created_by, admin.user_id);
     let res = app.get("/api/leads/", Some(&user.access)).await;
-    assert_eq!(res.body["open_leads"]["open_leads"][0]["tags"][0]["name"], "Web");
+    assert_eq!(
+        res.body["open_leads"]["open_leads"][0]["tags"][0]["name"],
+        "Web"
+    );
 
-    let res = app.post(path, None, &json!({"apikey": "b".repeat(64), "email": "x@y.io"})).await;
+    let res = app
+        .post(
+            path,
+            None,
+            &json!({"apikey": "b".repeat(64), "email": "x@y.io"}),
+        )
+        .await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
-    assert_eq!(res.body["message"], "You don't have permission, please contact the admin!.");
-    let res = app.post(path, None, &json!({"apikey": key, "phone": "12"})).await;
+    assert_eq!(
+        res.body["message"],
+        "You don't have permission, please contact the admin!."
+    );
+    let res = app
+        .post(path, None, &json!({"apikey": key, "phone": "12"}))
+        .await;
     assert_eq!(res.status, StatusCode::BAD_REQUEST);
     assert_eq!(res.body["message"], "Invalid data");
     assert!(res.body["errors"]["email"].is_array());
     assert!(res.body["errors"]["phone"].is_array());
-    let res = app.post(path, None, &json!({"apikey": key, "email": "WEB@visitor.io"})).await;
+    let res = app
+        .post(
+            path,
+            None,
+            &json!({"apikey": key, "email": "WEB@visitor.io"}),
+        )
+        .await;
     assert_eq!(res.status, StatusCode::BAD_REQUEST, "duplicate e-mail");
     // Rate limited per key and address.
     let mut last = StatusCode::OK;
     for i in 0..25 {
         last = app
-            .post(path, None, &json!({"apikey": key, "email": format!("r{i}@visitor.io")}))
+            .post(
+                path,
+                None,
+                &json!({"apikey": key, "email": format!("r{i}@visitor.io")}),
+            )
             .await
             .status;
     }
@@ -656,8 +996,15 @@ async fn leads_assignment_mail_goes_to_newly_assigned_only() {
     let admin = app.admin("nm@example.com").await;
     let u1 = app.member(admin.org_id, "n1@example.com", "USER").await;
     let u2 = app.member(admin.org_id, "n2@example.com", "USER").await;
-    let id = create(&app, &admin, json!({"title": "n", "assigned_to": [u1.profile_id]})).await;
-    let mut tx = crm::db::tenant::begin(&app.db.app, Some(admin.org_id), None).await.unwrap();
+    let id = create(
+        &app,
+        &admin,
+        json!({"title": "n", "assigned_to": [u1.profile_id]}),
+    )
+    .await;
+    let mut tx = crm::db::tenant::begin(&app.db.app, Some(admin.org_id), None)
+        .await
+        .unwrap();
     let assigned = [u1.profile_id, u2.profile_id, admin.profile_id];
     let lists = [
         ("lead_assigned_to", "profile_id", Some(&assigned[..])),
@@ -666,8 +1013,12 @@ async fn leads_assignment_mail_goes_to_newly_assigned_only() {
         ("lead_contacts", "contact_id", None),
     ];
     // u1 already had it and the admin assigns themself: only u2 is told.
-    let to = sync_relations(&mut tx, id, admin.profile_id, lists).await.unwrap();
+    let to = sync_relations(&mut tx, id, admin.profile_id, lists)
+        .await
+        .unwrap();
     assert_eq!(to, vec!["n2@example.com".to_string()]);
-    let to = sync_relations(&mut tx, id, admin.profile_id, lists).await.unwrap();
+    let to = sync_relations(&mut tx, id, admin.profile_id, lists)
+        .await
+        .unwrap();
     assert!(to.is_empty(), "nothing new the second time");
 }
