@@ -77,7 +77,7 @@ end
 EOF
 
 # One short run with sqlx's statement log on: statements per request type.
-start_server "warn,sqlx::query=debug"
+start_server "warn,sqlx::query=trace"
 first=$(echo "$SIZES" | awk '{print $1}')
 TOKEN=$(login "bench$first@example.com")
 ID=$(lead_ids "$TOKEN" | head -1)
@@ -123,5 +123,8 @@ for n in $SIZES; do
     run "GET detail" "$BASE/api/leads/$ID/"
     run "PATCH" -s "$OUT/patch.lua" "$BASE"
     run "POST create" -s "$OUT/create.lua" "$BASE/api/leads/"
+    # Keep the org at its size for the next run.
+    psql "$PGURL/$DB" -qc "DELETE FROM activity WHERE entity_name IN ('Bench lead', 'q')" \
+        -c "DELETE FROM lead WHERE title IN ('Bench lead', 'q')"
 done
 echo "peak RSS (VmHWM): $(( $(hwm_kb) / 1024 )) MB" | tee -a "$OUT/results.md"

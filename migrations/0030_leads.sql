@@ -117,18 +117,22 @@ CREATE INDEX IF NOT EXISTS teams_users_profile_team_idx ON teams_users (profile_
 
 -- Per-org counts of open and closed leads, kept by statement-level triggers, so an unfiltered
 -- list answers `leads_count` without counting a million rows. Converted leads count in neither.
+-- Each org's count is spread over 16 shards (picked by backend pid) and summed on read, so
+-- concurrent inserts in one org do not queue on a single counter row until they commit.
 CREATE TABLE IF NOT EXISTS lead_counts (
-    org_id uuid PRIMARY KEY REFERENCES organization (id) ON DELETE CASCADE,
+    org_id uuid NOT NULL REFERENCES organization (id) ON DELETE CASCADE,
+    shard smallint NOT NULL,
     open_count bigint NOT NULL DEFAULT 0,
-    closed_count bigint NOT NULL DEFAULT 0
+    closed_count bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (org_id, shard)
 );
 
 CREATE OR REPLACE FUNCTION crm_lead_counts_bump(o uuid, d_open bigint, d_closed bigint) RETURNS void
 LANGUAGE sql AS $$
-    INSERT INTO lead_counts AS lc (org_id, open_count, closed_count)
-    SELECT o, d_open, d_closed
+    INSERT INTO lead_counts AS lc (org_id, shard, open_count, closed_count)
+    SELECT o, pg_backend_pid() % 16, d_open, d_closed
     WHERE (d_open <> 0 OR d_closed <> 0) AND EXISTS (SELECT 1 FROM organization WHERE id = o)
-    ON CONFLICT (org_id) DO UPDATE
+    ON CONFLICT (org_id, shard) DO UPDATE
         SET open_count = lc.open_count + EXCLUDED.open_count,
             closed_count = lc.closed_count + EXCLUDED.closed_count
 $$;
@@ -182,12 +186,12 @@ CREATE TRIGGER lead_counts_upd AFTER UPDATE ON lead REFERENCING OLD TABLE AS old
     FOR EACH STATEMENT EXECUTE FUNCTION crm_lead_counts_after_update();
 
 -- Backfill for adopted databases.
-INSERT INTO lead_counts (org_id, open_count, closed_count)
-SELECT org_id,
+INSERT INTO lead_counts (org_id, shard, open_count, closed_count)
+SELECT org_id, 0,
        count(*) FILTER (WHERE status IS DISTINCT FROM 'closed' AND status IS DISTINCT FROM 'converted'),
        count(*) FILTER (WHERE status = 'closed')
 FROM lead GROUP BY org_id
-ON CONFLICT (org_id) DO UPDATE SET open_count = EXCLUDED.open_count, closed_count = EXCLUDED.closed_count;
+ON CONFLICT (org_id, shard) DO UPDATE SET open_count = EXCLUDED.open_count, closed_count = EXCLUDED.closed_count;
 
 -- Generic comments/attachments point at Django content types; make sure the ones leads use exist.
 INSERT INTO django_content_type (app_label, model)

@@ -297,7 +297,7 @@ pub async fn list_json(
         if filtered {
             format!("(SELECT count(*) FROM lead l WHERE {cond} AND {part})")
         } else {
-            format!("coalesce((SELECT {column} FROM lead_counts WHERE org_id = $1), 0)")
+            format!("coalesce((SELECT sum({column})::bigint FROM lead_counts WHERE org_id = $1), 0)")
         }
     };
     let next = |rows: &str, total: &str| {
