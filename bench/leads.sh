@@ -83,10 +83,10 @@ TOKEN=$(login "bench$first@example.com")
 ID=$(lead_ids "$TOKEN" | head -1)
 count_sql() { # $1: label, then curl args
     local label=$1; shift
-    local before; before=$(grep -c 'summary=' "$OUT/server.log" || true)
+    local before; before=$(grep -c 'summary' "$OUT/server.log" || true)
     curl -fs -o /dev/null "$@" -H "Authorization: Bearer $TOKEN"
     sleep 0.3
-    local after; after=$(grep -c 'summary=' "$OUT/server.log" || true)
+    local after; after=$(grep -c 'summary' "$OUT/server.log" || true)
     echo "| $label | $((after - before)) |"
 }
 {

@@ -297,7 +297,9 @@ pub async fn list_json(
         if filtered {
             format!("(SELECT count(*) FROM lead l WHERE {cond} AND {part})")
         } else {
-            format!("coalesce((SELECT sum({column})::bigint FROM lead_counts WHERE org_id = $1), 0)")
+            format!(
+                "coalesce((SELECT sum({column})::bigint FROM lead_counts WHERE org_id = $1), 0)"
+            )
         }
     };
     let next = |rows: &str, total: &str| {
@@ -583,14 +585,20 @@ pub async fn sync_relations(
     Ok(q.fetch_all(&mut **tx).await?)
 }
 
-/// Deletes a lead (join rows cascade); comments and attachments go with it, unlike upstream,
-/// which leaves them orphaned.
+/// Deletes a lead with its links (the foreign keys are deferred, not cascading: leftovers would
+/// fail the commit); tasks keep existing without it. Comments and attachments go too, unlike
+/// upstream, which leaves them orphaned.
 pub async fn delete(tx: &mut Tx, org: Uuid, id: Uuid) -> Result<String, ApiError> {
     let text = format!(
         "WITH c AS (DELETE FROM comment WHERE org_id = $1 AND object_id = $2
                       AND content_type_id IN (SELECT id FROM django_content_type WHERE app_label = 'leads' AND model = 'lead')),
               a AS (DELETE FROM attachments WHERE org_id = $1 AND object_id = $2
-                      AND content_type_id IN (SELECT id FROM django_content_type WHERE app_label = 'leads' AND model = 'lead'))
+                      AND content_type_id IN (SELECT id FROM django_content_type WHERE app_label = 'leads' AND model = 'lead')),
+              j1 AS (DELETE FROM lead_assigned_to WHERE lead_id = $2),
+              j2 AS (DELETE FROM lead_teams WHERE lead_id = $2),
+              j3 AS (DELETE FROM lead_tags WHERE lead_id = $2),
+              j4 AS (DELETE FROM lead_contacts WHERE lead_id = $2),
+              t AS (UPDATE task SET lead_id = NULL WHERE org_id = $1 AND lead_id = $2)
          DELETE FROM lead WHERE org_id = $1 AND id = $2 RETURNING {NAME_SQL}"
     );
     Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(text))

@@ -414,13 +414,30 @@ async fn leads_user_sees_and_edits_only_own_assigned_or_team() {
         res.body,
         json!({"error": true, "errors": "you don't have permission to delete this lead"})
     );
+    // Links are removed with the lead (the foreign keys are deferred, so leftovers would fail).
+    let t = tag(&app, admin.org_id, "Gone").await;
+    let c = contact(&app, admin.org_id, "gone@example.com").await;
+    let body = json!({"assigned_to": [u1.profile_id], "tags": [t], "teams": [tm], "contacts": [c]});
+    let res = app
+        .patch(&format!("/api/leads/{own}/"), Some(&u1.access), &body)
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     let res = app
         .delete(&format!("/api/leads/{own}/"), Some(&u1.access))
         .await;
-    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     assert_eq!(
         res.body,
         json!({"error": false, "message": "Lead deleted Successfully"})
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM lead_tags WHERE lead_id = $1",
+            own
+        )
+        .await,
+        0
     );
     let res = app
         .delete(&format!("/api/leads/{hidden}/"), Some(&admin.access))
