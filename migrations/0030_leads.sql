@@ -7,50 +7,63 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
 $$;
 
+-- The object builders are PL/pgSQL on purpose: PL/pgSQL keeps its statements' plans for the
+-- connection, while a non-inlinable SQL function nested in another is parsed and planned again on
+-- every call (measured: ~2 ms per lead object, against ~0.1 ms).
+
 -- UserMini {id, email, profile_pic}
 CREATE OR REPLACE FUNCTION crm_user_mini(uid uuid) RETURNS json
-LANGUAGE sql STABLE AS $$
-    SELECT json_build_object('id', u.id, 'email', u.email, 'profile_pic', u.profile_pic)
-    FROM users u WHERE u.id = uid
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (SELECT json_build_object('id', u.id, 'email', u.email, 'profile_pic', u.profile_pic)
+    FROM users u WHERE u.id = uid);
+END
 $$;
 
 -- ProfileObj (upstream's ProfileSerializer, key order kept).
 CREATE OR REPLACE FUNCTION crm_profile_obj(pid uuid) RETURNS json
-LANGUAGE sql STABLE AS $$
-    SELECT json_build_object(
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (SELECT json_build_object(
         'id', p.id,
         'user_details', json_build_object('email', u.email, 'id', u.id, 'is_active', u.is_active,
                                           'profile_pic', u.profile_pic, 'last_login', crm_ts(u.last_login)),
         'role', p.role, 'address', p.address_id, 'has_marketing_access', p.has_marketing_access,
         'has_sales_access', p.has_sales_access, 'phone', p.phone, 'date_of_joining', p.date_of_joining,
         'is_active', p.is_active, 'created_at', crm_ts(p.created_at))
-    FROM profile p JOIN users u ON u.id = p.user_id WHERE p.id = pid
+    FROM profile p JOIN users u ON u.id = p.user_id WHERE p.id = pid);
+END
 $$;
 
 -- TagObj
 CREATE OR REPLACE FUNCTION crm_tag_obj(tid uuid) RETURNS json
-LANGUAGE sql STABLE AS $$
-    SELECT json_build_object('id', t.id, 'name', t.name, 'slug', t.slug, 'color', t.color,
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (SELECT json_build_object('id', t.id, 'name', t.name, 'slug', t.slug, 'color', t.color,
                              'description', t.description, 'is_active', t.is_active,
                              'created_at', crm_ts(t.created_at))
-    FROM tags t WHERE t.id = tid
+    FROM tags t WHERE t.id = tid);
+END
 $$;
 
 -- TeamObj {id, name, description, users: [ProfileObj], created_at, created_by: UserMini}
 CREATE OR REPLACE FUNCTION crm_team_obj(tid uuid) RETURNS json
-LANGUAGE sql STABLE AS $$
-    SELECT json_build_object(
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (SELECT json_build_object(
         'id', t.id, 'name', t.name, 'description', t.description,
         'users', (SELECT coalesce(json_agg(crm_profile_obj(tu.profile_id) ORDER BY tu.id), '[]')
                   FROM teams_users tu WHERE tu.teams_id = t.id),
         'created_at', crm_ts(t.created_at), 'created_by', crm_user_mini(t.created_by_id))
-    FROM teams t WHERE t.id = tid
+    FROM teams t WHERE t.id = tid);
+END
 $$;
 
 -- ContactObj as nested in leads. `org` carries no api_key (upstream leaks it to every member).
 CREATE OR REPLACE FUNCTION crm_contact_obj(cid uuid) RETURNS json
-LANGUAGE sql STABLE AS $$
-    SELECT json_build_object(
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (SELECT json_build_object(
         'id', c.id, 'first_name', c.first_name, 'last_name', c.last_name, 'email', c.email,
         'phone', c.phone, 'organization', c.organization, 'title', c.title, 'department', c.department,
         'do_not_call', c.do_not_call, 'linkedin_url', c.linkedin_url, 'address_line', c.address_line,
@@ -65,13 +78,15 @@ LANGUAGE sql STABLE AS $$
         'is_active', c.is_active,
         'org', (SELECT json_build_object('id', o.id, 'name', o.name) FROM organization o WHERE o.id = c.org_id),
         'account', c.account_id)
-    FROM contacts c WHERE c.id = cid
+    FROM contacts c WHERE c.id = cid);
+END
 $$;
 
 -- LeadObj (upstream's LeadSerializer key order) plus `updated_at`, which the frontend reads.
 CREATE OR REPLACE FUNCTION crm_lead_obj(l lead) RETURNS json
-LANGUAGE sql STABLE AS $$
-    SELECT json_build_object(
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (SELECT json_build_object(
         'id', l.id, 'title', l.title, 'salutation', l.salutation, 'first_name', l.first_name,
         'last_name', l.last_name, 'email', l.email, 'phone', l.phone, 'job_title', l.job_title,
         'website', l.website, 'linkedin_url', l.linkedin_url, 'status', l.status, 'source', l.source,
@@ -90,30 +105,34 @@ LANGUAGE sql STABLE AS $$
         'tags', (SELECT coalesce(json_agg(crm_tag_obj(x.tags_id) ORDER BY x.id), '[]')
                  FROM lead_tags x WHERE x.lead_id = l.id),
         'created_by', crm_user_mini(l.created_by_id), 'created_at', crm_ts(l.created_at),
-        'is_active', l.is_active, 'company_name', l.company_name, 'updated_at', crm_ts(l.updated_at))
+        'is_active', l.is_active, 'company_name', l.company_name, 'updated_at', crm_ts(l.updated_at)));
+END
 $$;
 
 -- List pages: default order (newest first, id as tie-break) straight from an index, for the open
--- list and for the closed list; USER visibility starts from the caller's own leads.
+-- list and for the closed list. (E-mail checks use upstream's unique index on lower(email).)
 CREATE INDEX IF NOT EXISTS lead_org_created_id_idx ON lead (org_id, created_at DESC, id DESC);
 CREATE INDEX IF NOT EXISTS lead_org_status_created_idx ON lead (org_id, status, created_at DESC, id DESC);
-CREATE INDEX IF NOT EXISTS lead_email_lower_idx ON lead (org_id, lower(email));
 CREATE INDEX IF NOT EXISTS teams_users_profile_team_idx ON teams_users (profile_id, teams_id);
 
 -- Per-org counts of open and closed leads, kept by statement-level triggers, so an unfiltered
 -- list answers `leads_count` without counting a million rows. Converted leads count in neither.
+-- Each org's count is spread over 16 shards (picked by backend pid) and summed on read, so
+-- concurrent inserts in one org do not queue on a single counter row until they commit.
 CREATE TABLE IF NOT EXISTS lead_counts (
-    org_id uuid PRIMARY KEY REFERENCES organization (id) ON DELETE CASCADE,
+    org_id uuid NOT NULL REFERENCES organization (id) ON DELETE CASCADE,
+    shard smallint NOT NULL,
     open_count bigint NOT NULL DEFAULT 0,
-    closed_count bigint NOT NULL DEFAULT 0
+    closed_count bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (org_id, shard)
 );
 
 CREATE OR REPLACE FUNCTION crm_lead_counts_bump(o uuid, d_open bigint, d_closed bigint) RETURNS void
 LANGUAGE sql AS $$
-    INSERT INTO lead_counts AS lc (org_id, open_count, closed_count)
-    SELECT o, d_open, d_closed
+    INSERT INTO lead_counts AS lc (org_id, shard, open_count, closed_count)
+    SELECT o, pg_backend_pid() % 16, d_open, d_closed
     WHERE (d_open <> 0 OR d_closed <> 0) AND EXISTS (SELECT 1 FROM organization WHERE id = o)
-    ON CONFLICT (org_id) DO UPDATE
+    ON CONFLICT (org_id, shard) DO UPDATE
         SET open_count = lc.open_count + EXCLUDED.open_count,
             closed_count = lc.closed_count + EXCLUDED.closed_count
 $$;
@@ -167,12 +186,12 @@ CREATE TRIGGER lead_counts_upd AFTER UPDATE ON lead REFERENCING OLD TABLE AS old
     FOR EACH STATEMENT EXECUTE FUNCTION crm_lead_counts_after_update();
 
 -- Backfill for adopted databases.
-INSERT INTO lead_counts (org_id, open_count, closed_count)
-SELECT org_id,
+INSERT INTO lead_counts (org_id, shard, open_count, closed_count)
+SELECT org_id, 0,
        count(*) FILTER (WHERE status IS DISTINCT FROM 'closed' AND status IS DISTINCT FROM 'converted'),
        count(*) FILTER (WHERE status = 'closed')
 FROM lead GROUP BY org_id
-ON CONFLICT (org_id) DO UPDATE SET open_count = EXCLUDED.open_count, closed_count = EXCLUDED.closed_count;
+ON CONFLICT (org_id, shard) DO UPDATE SET open_count = EXCLUDED.open_count, closed_count = EXCLUDED.closed_count;
 
 -- Generic comments/attachments point at Django content types; make sure the ones leads use exist.
 INSERT INTO django_content_type (app_label, model)

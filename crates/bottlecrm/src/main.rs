@@ -172,7 +172,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Seed(args) => {
-            let pool = db::connect(&cfg.database_url, 2).await?;
+            let pool = seed::connect(&cfg.database_url).await?;
             seed::run(&pool, args).await?;
             Ok(ExitCode::SUCCESS)
         }

@@ -1,5 +1,5 @@
 //! `bottlecrm seed`: realistic fake organizations for demos and benchmarks (options after
-//! upstream's `seed_data`). Deterministic with `--seed`. Rows go in with batched
+//! upstream's `seed_data`). With `--seed` the content (names, amounts, statuses, links) repeats. Rows go in with batched
 //! `INSERT ... SELECT FROM unnest(...)`, one transaction per batch with the org's RLS context set,
 //! so it works as the app role and a million leads take minutes.
 
@@ -12,7 +12,7 @@ use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use clap::Args;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use sqlx::PgPool;
+use sqlx::{ConnectOptions, PgPool};
 use uuid::Uuid;
 
 use crm::db::tenant::{self, Tx};
@@ -310,8 +310,10 @@ impl Gen {
     fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
         items[self.rng.random_range(0..items.len())]
     }
+    /// Ids are random even with --seed (the content is what repeats), so seeding twice into one
+    /// database works.
     fn id(&mut self) -> Uuid {
-        uuid::Builder::from_random_bytes(self.rng.random()).into_uuid()
+        Uuid::new_v4()
     }
     fn chance(&mut self, p: f64) -> bool {
         self.rng.random_bool(p)
@@ -382,6 +384,18 @@ fn progress(what: &str, done: usize, total: usize, started: Instant) {
     let _ = std::io::stderr().flush();
 }
 
+/// Bulk batches are slow by design: keep them out of the slow-statement log.
+pub async fn connect(url: &str) -> anyhow::Result<PgPool> {
+    let opts = crm::db::connect_options(url)?.log_slow_statements(
+        tracing::log::LevelFilter::Off,
+        std::time::Duration::from_secs(60),
+    );
+    Ok(sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .connect_with(opts)
+        .await?)
+}
+
 pub async fn run(pool: &PgPool, args: SeedArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let seed = args.seed.unwrap_or_else(rand::random);
@@ -413,7 +427,7 @@ pub async fn run(pool: &PgPool, args: SeedArgs) -> anyhow::Result<()> {
         for i in 0..args.users_per_org {
             let email = format!("user{}_{short}@example.com", i + 1);
             let user = get_or_create_user(pool, &email, &hash, false).await?;
-            let mut tx = tenant::begin(pool, Some(org), None).await?;
+            let mut tx = begin(pool, org).await?;
             let pid = g.id();
             sqlx::query(
                 "INSERT INTO profile (created_at, updated_at, id, phone, role, has_sales_access, has_marketing_access,
@@ -434,7 +448,7 @@ pub async fn run(pool: &PgPool, args: SeedArgs) -> anyhow::Result<()> {
         }
 
         // Teams and tags.
-        let mut tx = tenant::begin(pool, Some(org), None).await?;
+        let mut tx = begin(pool, org).await?;
         let mut teams = Vec::new();
         for (tname, desc) in TEAMS.iter().take(args.teams) {
             let id = g.id();
@@ -503,6 +517,16 @@ pub async fn run(pool: &PgPool, args: SeedArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A transaction in `org`'s RLS context. Seeding does not wait for each commit to reach disk:
+/// a crash loses the last batches of fake data, nothing else.
+async fn begin(pool: &PgPool, org: Uuid) -> anyhow::Result<Tx> {
+    let mut tx = tenant::begin(pool, Some(org), None).await?;
+    sqlx::query("SET LOCAL synchronous_commit TO off")
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}
+
 async fn get_or_create_user(
     pool: &PgPool,
     email: &str,
@@ -530,7 +554,7 @@ async fn get_or_create_user(
 }
 
 async fn profile_of(pool: &PgPool, org: Uuid, user: Uuid) -> anyhow::Result<Uuid> {
-    let mut tx = tenant::begin(pool, Some(org), None).await?;
+    let mut tx = begin(pool, org).await?;
     let id = sqlx::query_scalar("SELECT id FROM profile WHERE org_id = $1 AND user_id = $2")
         .bind(org)
         .bind(user)
@@ -615,7 +639,7 @@ async fn seed_contacts(
                     .to_string(),
             );
         }
-        let mut tx = tenant::begin(pool, Some(org), None).await?;
+        let mut tx = begin(pool, org).await?;
         sqlx::query(
             "INSERT INTO contacts (created_at, updated_at, id, first_name, last_name, email, phone, organization, title,
                                    do_not_call, city, is_active, created_by_id, org_id, updated_by_id)
@@ -645,7 +669,7 @@ async fn seed_accounts(
 ) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut names = HashSet::new();
-    let mut tx = tenant::begin(pool, Some(org), None).await?;
+    let mut tx = begin(pool, org).await?;
     let (mut assigned, mut linked) = (vec![], vec![]);
     for i in 0..n {
         let id = g.id();
@@ -792,7 +816,7 @@ async fn seed_leads(
                 contacts.extend(g.some(c.contacts, nc).into_iter().map(|x| (id, x)));
             }
         }
-        let mut tx = tenant::begin(pool, Some(c.org), None).await?;
+        let mut tx = begin(pool, c.org).await?;
         sqlx::query(
             "INSERT INTO lead (created_at, updated_at, id, title, first_name, last_name, email, phone, job_title, status,
                                source, industry, rating, opportunity_amount, currency, probability, close_date, city,

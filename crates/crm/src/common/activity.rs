@@ -30,7 +30,13 @@ impl Action {
 
 /// Records that the caller did `action` to an entity (`entity_type` as upstream: "Lead",
 /// "Account", "Contact", "Opportunity", "Case", "Task", "Invoice", "Event", "Document", "Team").
-pub async fn record(t: &mut Tenant, action: Action, entity_type: &str, entity_id: Uuid, entity_name: &str) -> Result<(), ApiError> {
+pub async fn record(
+    t: &mut Tenant,
+    action: Action,
+    entity_type: &str,
+    entity_id: Uuid,
+    entity_name: &str,
+) -> Result<(), ApiError> {
     let name: String = entity_name.chars().take(255).collect();
     sqlx::query(
         "INSERT INTO activity (created_at, updated_at, id, action, entity_type, entity_id, entity_name, description,

@@ -427,10 +427,10 @@ pub async fn upload(mut t: Tenant, mut mp: Multipart) -> ApiResult<Json<Value>> 
                 "Imported leads cannot be converted; import them, then convert.",
             );
         }
-        if let Some(e) = input.text("email").filter(|e| !e.is_empty()) {
-            if let Some(first) = seen_emails.insert(e.to_lowercase(), line) {
-                errors.add("email", format!("Duplicate of line {first} in this file."));
-            }
+        if let Some(e) = input.text("email").filter(|e| !e.is_empty())
+            && let Some(first) = seen_emails.insert(e.to_lowercase(), line)
+        {
+            errors.add("email", format!("Duplicate of line {first} in this file."));
         }
         if errors.is_empty() {
             input.take_conversion();
@@ -452,7 +452,7 @@ pub async fn upload(mut t: Tenant, mut mp: Multipart) -> ApiResult<Json<Value>> 
         })
         .collect();
     let taken: HashSet<String> = sqlx::query_scalar(
-        "SELECT lower(email) FROM lead WHERE org_id = $1 AND lower(email) = ANY($2)",
+        "SELECT lower(email) FROM lead WHERE org_id = $1 AND lower(email) = ANY($2) AND email IS NOT NULL AND email <> ''",
     )
     .bind(t.org_id)
     .bind(&emails)

@@ -297,7 +297,9 @@ pub async fn list_json(
         if filtered {
             format!("(SELECT count(*) FROM lead l WHERE {cond} AND {part})")
         } else {
-            format!("coalesce((SELECT {column} FROM lead_counts WHERE org_id = $1), 0)")
+            format!(
+                "coalesce((SELECT sum({column})::bigint FROM lead_counts WHERE org_id = $1), 0)"
+            )
         }
     };
     let next = |rows: &str, total: &str| {
@@ -307,9 +309,11 @@ pub async fn list_json(
                   ELSE {offset} + json_array_length({rows}) END"
         )
     };
+    // MATERIALIZED: each page is built once, though the envelope reads it several times.
     let text = format!(
-        "WITH op AS (SELECT {open_rows} AS rows), cp AS (SELECT {closed_rows} AS rows),
-              cnt AS (SELECT {open_count} AS o, {closed_count} AS c)
+        "WITH op AS MATERIALIZED (SELECT {open_rows} AS rows),
+              cp AS MATERIALIZED (SELECT {closed_rows} AS rows),
+              cnt AS MATERIALIZED (SELECT {open_count} AS o, {closed_count} AS c)
          SELECT json_build_object(
             'per_page', {limit}, 'page_number', json_build_array({offset} / {limit} + 1),
             'open_leads', json_build_object('leads_count', cnt.o, 'open_leads', op.rows, 'offset', {open_next}),
@@ -445,7 +449,7 @@ pub async fn check_relations(
             ARRAY(SELECT x FROM unnest($4::uuid[]) x WHERE NOT EXISTS (SELECT 1 FROM tags t WHERE t.id = x AND t.org_id = $1)),
             ARRAY(SELECT x FROM unnest($5::uuid[]) x WHERE NOT EXISTS (SELECT 1 FROM contacts c WHERE c.id = x AND c.org_id = $1)),
             coalesce($6, '') <> '' AND EXISTS (SELECT 1 FROM lead WHERE org_id = $1 AND lower(email) = lower($6)
-                                                AND id IS DISTINCT FROM $7)",
+                                                AND email IS NOT NULL AND email <> '' AND id IS DISTINCT FROM $7)",
     )
     .bind(org)
     .bind(lists[0])
@@ -581,14 +585,20 @@ pub async fn sync_relations(
     Ok(q.fetch_all(&mut **tx).await?)
 }
 
-/// Deletes a lead (join rows cascade); comments and attachments go with it, unlike upstream,
-/// which leaves them orphaned.
+/// Deletes a lead with its links (the foreign keys are deferred, not cascading: leftovers would
+/// fail the commit); tasks keep existing without it. Comments and attachments go too, unlike
+/// upstream, which leaves them orphaned.
 pub async fn delete(tx: &mut Tx, org: Uuid, id: Uuid) -> Result<String, ApiError> {
     let text = format!(
         "WITH c AS (DELETE FROM comment WHERE org_id = $1 AND object_id = $2
                       AND content_type_id IN (SELECT id FROM django_content_type WHERE app_label = 'leads' AND model = 'lead')),
               a AS (DELETE FROM attachments WHERE org_id = $1 AND object_id = $2
-                      AND content_type_id IN (SELECT id FROM django_content_type WHERE app_label = 'leads' AND model = 'lead'))
+                      AND content_type_id IN (SELECT id FROM django_content_type WHERE app_label = 'leads' AND model = 'lead')),
+              j1 AS (DELETE FROM lead_assigned_to WHERE lead_id = $2),
+              j2 AS (DELETE FROM lead_teams WHERE lead_id = $2),
+              j3 AS (DELETE FROM lead_tags WHERE lead_id = $2),
+              j4 AS (DELETE FROM lead_contacts WHERE lead_id = $2),
+              t AS (UPDATE task SET lead_id = NULL WHERE org_id = $1 AND lead_id = $2)
          DELETE FROM lead WHERE org_id = $1 AND id = $2 RETURNING {NAME_SQL}"
     );
     Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(text))

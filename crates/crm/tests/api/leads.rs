@@ -414,13 +414,30 @@ async fn leads_user_sees_and_edits_only_own_assigned_or_team() {
         res.body,
         json!({"error": true, "errors": "you don't have permission to delete this lead"})
     );
+    // Links are removed with the lead (the foreign keys are deferred, so leftovers would fail).
+    let t = tag(&app, admin.org_id, "Gone").await;
+    let c = contact(&app, admin.org_id, "gone@example.com").await;
+    let body = json!({"assigned_to": [u1.profile_id], "tags": [t], "teams": [tm], "contacts": [c]});
+    let res = app
+        .patch(&format!("/api/leads/{own}/"), Some(&u1.access), &body)
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     let res = app
         .delete(&format!("/api/leads/{own}/"), Some(&u1.access))
         .await;
-    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     assert_eq!(
         res.body,
         json!({"error": false, "message": "Lead deleted Successfully"})
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM lead_tags WHERE lead_id = $1",
+            own
+        )
+        .await,
+        0
     );
     let res = app
         .delete(&format!("/api/leads/{hidden}/"), Some(&admin.access))
@@ -987,4 +1004,38 @@ async fn leads_web_to_lead_by_api_key() {
             .status;
     }
     assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn leads_assignment_mail_goes_to_newly_assigned_only() {
+    use crm::leads::model::sync_relations;
+    let app = TestApp::new().await;
+    let admin = app.admin("nm@example.com").await;
+    let u1 = app.member(admin.org_id, "n1@example.com", "USER").await;
+    let u2 = app.member(admin.org_id, "n2@example.com", "USER").await;
+    let id = create(
+        &app,
+        &admin,
+        json!({"title": "n", "assigned_to": [u1.profile_id]}),
+    )
+    .await;
+    let mut tx = crm::db::tenant::begin(&app.db.app, Some(admin.org_id), None)
+        .await
+        .unwrap();
+    let assigned = [u1.profile_id, u2.profile_id, admin.profile_id];
+    let lists = [
+        ("lead_assigned_to", "profile_id", Some(&assigned[..])),
+        ("lead_teams", "teams_id", None),
+        ("lead_tags", "tags_id", None),
+        ("lead_contacts", "contact_id", None),
+    ];
+    // u1 already had it and the admin assigns themself: only u2 is told.
+    let to = sync_relations(&mut tx, id, admin.profile_id, lists)
+        .await
+        .unwrap();
+    assert_eq!(to, vec!["n2@example.com".to_string()]);
+    let to = sync_relations(&mut tx, id, admin.profile_id, lists)
+        .await
+        .unwrap();
+    assert!(to.is_empty(), "nothing new the second time");
 }
