@@ -38,16 +38,8 @@ pub async fn login(
 ) -> ApiResult<Json<LoginResponse>> {
     let ip = req.ip.clone();
     let mut errors = FieldErrors::new();
-    let email = body
-        .opt_str("email")
-        .map(|e| service::normalize_email(&e))
-        .unwrap_or_default();
+    let email = service::email_field(&body, &mut errors);
     let password = body.opt_str("password").unwrap_or_default();
-    if email.is_empty() {
-        errors.add("email", REQUIRED);
-    } else if !service::is_valid_email(&email) {
-        errors.add("email", "Enter a valid email address.");
-    }
     if password.is_empty() {
         errors.add("password", REQUIRED);
     }
@@ -172,30 +164,8 @@ pub async fn register(
     JsonBody(body): JsonBody,
 ) -> ApiResult<(StatusCode, Json<RegisterResponse>)> {
     let mut errors = FieldErrors::new();
-    let email = body
-        .opt_str("email")
-        .map(|e| service::normalize_email(&e))
-        .unwrap_or_default();
-    let password = body.opt_str("password").unwrap_or_default();
-    let confirm = body.opt_str("confirm_password").unwrap_or_default();
-    if email.is_empty() {
-        errors.add("email", REQUIRED);
-    } else if !service::is_valid_email(&email) {
-        errors.add("email", "Enter a valid email address.");
-    }
-    if password.is_empty() {
-        errors.add("password", REQUIRED);
-    } else if password.chars().count() < 8 {
-        errors.add("password", "Ensure this field has at least 8 characters.");
-    } else if password.len() > 4096 {
-        errors.add(
-            "password",
-            "Ensure this field has no more than 4096 characters.",
-        );
-    }
-    if confirm.is_empty() {
-        errors.add("confirm_password", REQUIRED);
-    }
+    let email = service::email_field(&body, &mut errors);
+    let password = service::new_password_fields(&body, &mut errors);
     if !errors.has("email") {
         let (taken,): (bool,) =
             sqlx::query_as("SELECT EXISTS (SELECT 1 FROM users WHERE lower(email) = lower($1))")
@@ -205,9 +175,6 @@ pub async fn register(
         if taken {
             errors.add("email", "User with this email address already exists.");
         }
-    }
-    if errors.is_empty() && password != confirm {
-        errors.add("password", "Password fields didn't match.");
     }
     errors.into_result()?;
 

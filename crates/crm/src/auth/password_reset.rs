@@ -50,16 +50,9 @@ pub async fn request(
     State(state): State<AppState>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<MessageResponse>> {
-    let email = body
-        .opt_str("email")
-        .map(|e| service::normalize_email(&e))
-        .unwrap_or_default();
-    if email.is_empty() {
-        return Err(ApiError::field("email", REQUIRED));
-    }
-    if !service::is_valid_email(&email) {
-        return Err(ApiError::field("email", "Enter a valid email address."));
-    }
+    let mut errors = FieldErrors::new();
+    let email = service::email_field(&body, &mut errors);
+    errors.into_result()?;
     let user: Option<(Uuid, String)> =
         sqlx::query_as("SELECT id, email FROM users WHERE lower(email) = lower($1) AND is_active")
             .bind(&email)
@@ -119,27 +112,10 @@ pub async fn confirm(
 ) -> ApiResult<Json<MessageResponse>> {
     let mut errors = FieldErrors::new();
     let token = body.opt_str("token").unwrap_or_default();
-    let password = body.opt_str("password").unwrap_or_default();
-    let confirm = body.opt_str("confirm_password").unwrap_or_default();
     if token.is_empty() {
         errors.add("token", REQUIRED);
     }
-    if password.is_empty() {
-        errors.add("password", REQUIRED);
-    } else if password.chars().count() < 8 {
-        errors.add("password", "Ensure this field has at least 8 characters.");
-    } else if password.len() > 4096 {
-        errors.add(
-            "password",
-            "Ensure this field has no more than 4096 characters.",
-        );
-    }
-    if confirm.is_empty() {
-        errors.add("confirm_password", REQUIRED);
-    }
-    if errors.is_empty() && password != confirm {
-        errors.add("password", "Password fields didn't match.");
-    }
+    let password = service::new_password_fields(&body, &mut errors);
     errors.into_result()?;
 
     let hash = service::hash_password(password).await?;

@@ -1,14 +1,15 @@
 //! Account logic shared by the auth handlers, the org endpoints and the CLI.
 
 use axum::http::StatusCode;
-use serde_json::json;
+use serde_json::{Map, Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::dto::{OrgMembership, UserSummary};
 use super::jwt::{OrgClaims, TokenPair};
 use crate::db::tenant::{self, Tx};
-use crate::error::ApiError;
+use crate::error::{ApiError, FieldErrors};
+use crate::http::body::BodyExt;
 use crate::state::AppState;
 
 fn invalid_api_key(msg: &str) -> ApiError {
@@ -177,6 +178,44 @@ pub async fn revoke_tokens(conn: &mut sqlx::PgConnection, user_id: Uuid) -> Resu
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// The `email` field of a body, normalised; records DRF's errors when missing or malformed.
+pub fn email_field(body: &Map<String, Value>, errors: &mut FieldErrors) -> String {
+    let email = body
+        .opt_str("email")
+        .map(|e| normalize_email(&e))
+        .unwrap_or_default();
+    if email.is_empty() {
+        errors.add("email", "This field is required.");
+    } else if !is_valid_email(&email) {
+        errors.add("email", "Enter a valid email address.");
+    }
+    email
+}
+
+/// A new password from `password` + `confirm_password`: at least 8 characters, equal.
+/// Records DRF's errors; the mismatch is only reported when nothing else is wrong.
+pub fn new_password_fields(body: &Map<String, Value>, errors: &mut FieldErrors) -> String {
+    let password = body.opt_str("password").unwrap_or_default();
+    let confirm = body.opt_str("confirm_password").unwrap_or_default();
+    if password.is_empty() {
+        errors.add("password", "This field is required.");
+    } else if password.chars().count() < 8 {
+        errors.add("password", "Ensure this field has at least 8 characters.");
+    } else if password.len() > 4096 {
+        errors.add(
+            "password",
+            "Ensure this field has no more than 4096 characters.",
+        );
+    }
+    if confirm.is_empty() {
+        errors.add("confirm_password", "This field is required.");
+    }
+    if errors.is_empty() && password != confirm {
+        errors.add("password", "Password fields didn't match.");
+    }
+    password
 }
 
 /// Django's e-mail normalisation: the domain part lower-cased.
