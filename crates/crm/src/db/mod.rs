@@ -17,7 +17,9 @@ pub use tenant::Tenant;
 pub fn connect_options(url: &str) -> anyhow::Result<PgConnectOptions> {
     let opts: PgConnectOptions = url.parse().context("invalid database URL")?;
     // Statement logging would put request data in the log at INFO; keep it for slow ones only.
+    // JIT compilation costs far more than this API's short statements take (see 0031).
     Ok(opts
+        .options([("jit", "off")])
         .log_statements(tracing::log::LevelFilter::Trace)
         .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500)))
 }
