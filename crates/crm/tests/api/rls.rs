@@ -278,3 +278,10 @@ async fn self_test_passes_as_app_role() {
     let report = rls::self_test(&db.app).await.unwrap();
     assert!(!report.passed(), "{report:?}");
 }
+
+#[tokio::test]
+async fn pool_connections_run_without_jit() {
+    let db = TestDb::new().await;
+    let (jit,): (String,) = sqlx::query_as("SHOW jit").fetch_one(&db.app).await.unwrap();
+    assert_eq!(jit, "off");
+}
