@@ -259,11 +259,18 @@ pub fn filters(q: &RawQuery, sql: &mut Sql, v: &Viewer) -> Result<(String, bool)
     errors.into_result()?;
     let filtered = !conds.is_empty();
     if !v.admin {
+        // From the caller's own leads outwards (cost grows with what they can see), rather than
+        // testing every lead of the org (visible_sql per row: seconds at a million leads).
         let (u, p) = (
             sql.p(Bind::Uuid(v.user_id)),
             sql.p(Bind::Uuid(v.profile_id)),
         );
-        conds.push(visible_sql("false", &u, &p));
+        conds.push(format!(
+            "l.id IN (SELECT id FROM lead WHERE org_id = $1 AND created_by_id = {u}
+                      UNION SELECT lead_id FROM lead_assigned_to WHERE profile_id = {p}
+                      UNION SELECT lt.lead_id FROM lead_teams lt JOIN teams_users tu ON tu.teams_id = lt.teams_id
+                            WHERE tu.profile_id = {p})"
+        ));
     }
     let mut s = String::from("l.org_id = $1 AND l.status IS DISTINCT FROM 'converted'");
     for c in conds {
