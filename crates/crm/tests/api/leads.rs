@@ -341,6 +341,7 @@ async fn leads_user_sees_and_edits_only_own_assigned_or_team() {
             .collect()
     };
     let res = app.get("/api/leads/", Some(&u1.access)).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     assert_eq!(titles(&res), vec!["to u1", "u1 own"]);
     assert_eq!(res.body["open_leads"]["leads_count"], 2);
     let res = app.get("/api/leads/", Some(&u2.access)).await;
