@@ -161,7 +161,11 @@ pub fn order_by(q: &RawQuery) -> String {
             Some(c) => (true, c),
             None => (false, item),
         };
-        if ORDERABLE.contains(&col) && !parts.iter().any(|p| p.split(' ').next() == Some(&format!("l.{col}"))) {
+        if ORDERABLE.contains(&col)
+            && !parts
+                .iter()
+                .any(|p| p.split(' ').next() == Some(&format!("l.{col}")))
+        {
             parts.push(format!("l.{col} {}", if desc { "DESC" } else { "ASC" }));
         }
     }
