@@ -1,5 +1,6 @@
 //! The `bottlecrm` command: one binary for the server and its operations.
 
+mod jobs_cmd;
 mod seed;
 mod serve;
 
@@ -28,6 +29,13 @@ enum Command {
     /// Start the HTTP API. Creates and migrates the database when needed (zero-config on a local
     /// PostgreSQL), then serves as the non-superuser app role so row-level security applies.
     Serve(serve::ServeArgs),
+    /// Run background jobs and schedules (any number of workers may share one database).
+    Worker(jobs_cmd::WorkerArgs),
+    /// Inspect and retry background jobs.
+    Jobs {
+        #[command(subcommand)]
+        action: jobs_cmd::JobsAction,
+    },
     /// Apply pending migrations with MIGRATE_DATABASE_URL (default DATABASE_URL). Adopts a
     /// database migrated by upstream BottleCRM (Django) in place, and creates the app role.
     Migrate,
@@ -146,6 +154,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Rls { action } => rls_command(&cfg, action).await,
+        Command::Worker(args) => jobs_cmd::worker(cfg, args).await,
+        Command::Jobs { action } => jobs_cmd::jobs(cfg, action).await,
         Command::Createsuperuser {
             email,
             password,

@@ -20,6 +20,9 @@ pub struct ServeArgs {
     /// then protects nothing). For emergencies only.
     #[arg(long, env = "ALLOW_SUPERUSER")]
     allow_superuser: bool,
+    /// Do not run the embedded job worker (run `bottlecrm worker` processes instead).
+    #[arg(long)]
+    no_worker: bool,
 }
 
 /// The URL requests should run under: DATABASE_URL when its role is safe; the app role on the
@@ -104,6 +107,11 @@ pub async fn run(cfg: Config, args: ServeArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let bind = args.bind.unwrap_or(cfg.bind_addr);
+    let worker = if args.no_worker {
+        None
+    } else {
+        Some(crate::jobs_cmd::start_worker(&cfg, &url, None).await?)
+    };
     let state = crm::AppState::new(pool, cfg);
     let app = crm::router(state);
     let listener = tokio::net::TcpListener::bind(bind).await?;
@@ -118,11 +126,14 @@ pub async fn run(cfg: Config, args: ServeArgs) -> anyhow::Result<ExitCode> {
     )
     .with_graceful_shutdown(shutdown_signal())
     .await?;
+    if let Some(w) = worker {
+        w.shutdown().await;
+    }
     tracing::info!("shut down");
     Ok(ExitCode::SUCCESS)
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         tokio::signal::ctrl_c().await.ok();
     };

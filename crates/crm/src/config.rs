@@ -49,6 +49,83 @@ pub struct Config {
     pub default_from_email: String,
     /// Trust the first `X-Forwarded-For` entry as the client address (only behind a proxy).
     pub trust_proxy: bool,
+    /// Upstream's ADMIN_EMAIL (also the first admin on an empty database), shown in `GET /api/users/`.
+    pub admin_email: String,
+    pub google: GoogleConfig,
+    /// Where uploaded files go when S3 is not configured (MEDIA_ROOT, default ./media).
+    pub media_root: std::path::PathBuf,
+    /// Largest accepted uploaded file (UPLOAD_MAX_BYTES, default 10 MiB).
+    pub upload_max_bytes: usize,
+    /// S3-compatible storage, when AWS_BUCKET_NAME is set.
+    pub s3: Option<S3Config>,
+}
+
+/// Google sign-in. Endpoints are settings so tests (and other OpenID providers) can stand in.
+#[derive(Clone, Debug)]
+pub struct GoogleConfig {
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub token_url: String,
+    pub jwks_url: String,
+    /// Accepted `iss` values of the ID token.
+    pub issuers: Vec<String>,
+}
+
+impl GoogleConfig {
+    fn from_env() -> Self {
+        GoogleConfig {
+            client_id: var("GOOGLE_CLIENT_ID"),
+            client_secret: var("GOOGLE_CLIENT_SECRET"),
+            token_url: var("GOOGLE_TOKEN_URL")
+                .unwrap_or_else(|| "https://oauth2.googleapis.com/token".into()),
+            jwks_url: var("GOOGLE_JWKS_URL")
+                .unwrap_or_else(|| "https://www.googleapis.com/oauth2/v3/certs".into()),
+            issuers: var("GOOGLE_ISSUER")
+                .map(|v| v.split(',').map(|s| s.trim().to_string()).collect())
+                .unwrap_or_else(|| {
+                    vec![
+                        "https://accounts.google.com".into(),
+                        "accounts.google.com".into(),
+                    ]
+                }),
+        }
+    }
+}
+
+/// Upstream's (django-storages) variable names.
+#[derive(Clone, Debug)]
+pub struct S3Config {
+    pub bucket: String,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    /// AWS_S3_ENDPOINT_URL: for S3-compatible services (MinIO, R2...).
+    pub endpoint: Option<String>,
+    pub region: String,
+}
+
+fn s3_from_env() -> Result<Option<S3Config>, ConfigError> {
+    let Some(bucket) = var("AWS_BUCKET_NAME").or_else(|| var("AWS_STORAGE_BUCKET_NAME")) else {
+        return Ok(None);
+    };
+    let endpoint = var("AWS_S3_ENDPOINT_URL");
+    if let Some(e) = &endpoint {
+        let ok = url::Url::parse(e).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+        if !ok {
+            return Err(bad(
+                "AWS_S3_ENDPOINT_URL",
+                format!("not an http(s) URL: {e:?}"),
+            ));
+        }
+    }
+    Ok(Some(S3Config {
+        bucket,
+        access_key_id: var("AWS_ACCESS_KEY_ID"),
+        secret_access_key: var("AWS_SECRET_ACCESS_KEY"),
+        endpoint,
+        region: var("AWS_S3_REGION_NAME")
+            .or_else(|| var("AWS_REGION"))
+            .unwrap_or_else(|| "us-east-1".into()),
+    }))
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@localhost/bottlecrm";
@@ -202,6 +279,11 @@ impl Config {
             default_from_email: var("DEFAULT_FROM_EMAIL")
                 .unwrap_or_else(|| "no-reply@bottlecrm.local".into()),
             trust_proxy: parse_bool("TRUST_PROXY")?,
+            admin_email: var("ADMIN_EMAIL").unwrap_or_else(|| "admin@example.com".into()),
+            google: GoogleConfig::from_env(),
+            media_root: var("MEDIA_ROOT").unwrap_or_else(|| "./media".into()).into(),
+            upload_max_bytes: parse_num("UPLOAD_MAX_BYTES", 10 * 1024 * 1024)?,
+            s3: s3_from_env()?,
         })
     }
 
@@ -229,8 +311,29 @@ impl Config {
             login_window: Duration::from_secs(900),
             default_from_email: "no-reply@bottlecrm.local".into(),
             trust_proxy: false,
+            admin_email: "admin@example.com".into(),
+            google: GoogleConfig {
+                client_id: None,
+                client_secret: None,
+                token_url: "http://127.0.0.1:9/token".into(),
+                jwks_url: "http://127.0.0.1:9/jwks".into(),
+                issuers: vec!["https://accounts.google.com".into()],
+            },
+            media_root: test_media_root(database_url),
+            upload_max_bytes: 10 * 1024 * 1024,
+            s3: None,
         }
     }
+}
+
+/// A test database's own MEDIA_ROOT, named after the database (removed with it by the testkit).
+pub fn test_media_root(database_url: &str) -> std::path::PathBuf {
+    let db = url::Url::parse(database_url)
+        .ok()
+        .map(|u| u.path().trim_start_matches('/').to_string())
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    std::env::temp_dir().join("bottlecrm-test-media").join(db)
 }
 
 /// Loads `.env` from the working directory when present; variables already set win.

@@ -9,8 +9,10 @@ pub mod error;
 pub mod http;
 pub mod jobs;
 pub mod leads;
+pub mod mail;
 pub mod openapi;
 pub mod state;
+pub mod storage;
 pub mod testkit;
 
 use axum::Router;
@@ -21,7 +23,7 @@ pub use state::AppState;
 
 fn api_routes() -> Router<AppState> {
     use auth::handlers as a;
-    use common::{orgs, profiles};
+    use common::{activity, api_settings, audit, dashboard, orgs, profiles, tags, teams, users};
     Router::new()
         .route("/api/auth/login/", post(a::login))
         .route("/api/auth/register/", post(a::register))
@@ -29,9 +31,18 @@ fn api_routes() -> Router<AppState> {
         .route("/api/auth/activate/{uid}/{token}/", get(a::activate_link))
         .route("/api/auth/refresh-token/", post(a::refresh))
         .route("/api/auth/logout/", post(a::logout))
+        .route(
+            "/api/auth/password-reset/",
+            post(auth::password_reset::request),
+        )
+        .route(
+            "/api/auth/password-reset/confirm/",
+            post(auth::password_reset::confirm),
+        )
         .route("/api/auth/me/", get(a::me))
         .route("/api/auth/profile/", get(a::profile))
         .route("/api/auth/switch-org/", post(a::switch_org))
+        .route("/api/auth/google/callback/", post(auth::google::callback))
         .route("/api/org/", get(orgs::list_orgs).post(orgs::create))
         .route(
             "/api/org/settings/",
@@ -47,8 +58,52 @@ fn api_routes() -> Router<AppState> {
             "/api/profile/",
             get(profiles::get_profile).patch(profiles::patch_profile),
         )
+        .route("/api/org/{id}/rotate-api-key/", post(orgs::rotate_api_key))
+        .route("/api/users/", get(users::list).post(users::create))
+        .route(
+            "/api/users/get-teams-and-users/",
+            get(users::teams_and_users),
+        )
+        .route(
+            "/api/user/{id}/",
+            get(users::detail)
+                .put(users::put)
+                .patch(users::patch)
+                .delete(users::delete),
+        )
+        .route("/api/user/{id}/status/", post(users::set_status))
+        .route("/api/teams/", get(teams::list).post(teams::create))
+        .route(
+            "/api/teams/{id}/",
+            get(teams::detail)
+                .put(teams::put)
+                .patch(teams::patch)
+                .delete(teams::delete),
+        )
+        .route("/api/tags/", get(tags::list).post(tags::create))
+        .route(
+            "/api/tags/{id}/",
+            get(tags::detail).put(tags::update).delete(tags::archive),
+        )
+        .route("/api/tags/{id}/restore/", post(tags::restore))
+        .route(
+            "/api/api-settings/",
+            get(api_settings::list).post(api_settings::create),
+        )
+        .route(
+            "/api/api-settings/{id}/",
+            get(api_settings::detail)
+                .put(api_settings::put)
+                .patch(api_settings::patch)
+                .delete(api_settings::delete),
+        )
+        .route("/api/activities/", get(activity::list))
+        .route("/api/audit-log/", get(audit::list))
+        .route("/api/dashboard/", get(dashboard::dashboard))
         .route("/healthz/", get(http::health::healthz))
         .merge(leads::routes())
+        .merge(common::comments::routes())
+        .merge(common::documents::routes())
 }
 
 /// The whole HTTP application.

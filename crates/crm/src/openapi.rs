@@ -3,8 +3,11 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::auth::{dto as auth_dto, handlers as auth};
-use crate::common::{orgs, profiles};
+use crate::auth::{dto as auth_dto, google, handlers as auth, password_reset};
+use crate::common::{
+    activity, api_settings, attachments, audit, comments, dashboard, documents, orgs, profiles,
+    tags, teams, users,
+};
 use crate::http::health;
 use crate::leads::{dto as leads_dto, handlers as leads};
 
@@ -37,10 +40,23 @@ impl Modify for Security {
         health::healthz,
         auth::login, auth::register, auth::activate, auth::activate_link, auth::refresh, auth::logout,
         auth::me, auth::profile, auth::switch_org,
+        password_reset::request, password_reset::confirm,
         orgs::list_orgs, orgs::create, orgs::get_org, orgs::update_org, orgs::get_settings, orgs::patch_settings,
         profiles::get_profile, profiles::patch_profile,
+        google::callback, orgs::rotate_api_key,
+        users::list, users::create, users::detail, users::put, users::patch, users::delete, users::set_status,
+        users::teams_and_users,
+        teams::list, teams::create, teams::detail, teams::put, teams::patch, teams::delete,
+        tags::list, tags::create, tags::detail, tags::update, tags::archive, tags::restore,
+        api_settings::list, api_settings::create, api_settings::detail, api_settings::put, api_settings::patch,
+        api_settings::delete,
+        activity::list, audit::list, dashboard::dashboard,
         leads::list, leads::create, leads::detail, leads::put, leads::patch, leads::delete, leads::upload,
         leads::export, leads::create_from_site,
+        documents::list, documents::create, documents::detail, documents::put, documents::patch,
+        documents::delete, documents::download,
+        comments::list, comments::create, comments::update, comments::patch, comments::delete,
+        attachments::list, attachments::upload, attachments::delete, attachments::download,
     ),
     components(schemas(
         auth_dto::LoginRequest, auth_dto::LoginResponse, auth_dto::UserSummary, auth_dto::OrgMembership,
@@ -49,9 +65,19 @@ impl Modify for Security {
         auth_dto::SwitchOrgResponse, auth_dto::SwitchProfile, auth_dto::ProfileDetail, auth_dto::UserMini,
         auth_dto::OrgMini, orgs::OrgListResponse, orgs::ProfileOrg, orgs::OrgSettings, profiles::ProfileObj,
         profiles::UserDetails, profiles::ProfileResponse,
+        google::GoogleLoginResponse, google::GoogleUser, users::UsersListResponse, users::ActiveUsers,
+        users::InactiveUsers, users::StatusResponse, users::TeamsAndUsers, teams::TeamObj, teams::TeamListResponse,
+        tags::TagObj, tags::TagListResponse, api_settings::ApiSettingObj, api_settings::ApiSettingsList,
+        activity::ActivityObj, activity::ActivityUser, activity::ActivityListResponse, audit::AuditEntry,
+        audit::AuditUser, audit::AuditLogResponse,
+        password_reset::PasswordResetRequest, password_reset::PasswordResetConfirm,
         leads_dto::LeadObj, leads_dto::LeadListResponse, leads_dto::OpenLeads, leads_dto::CloseLeads,
         leads_dto::LeadDetailResponse, leads_dto::LeadCreated, leads_dto::LeadConverted, leads_dto::MessageResponse,
         leads_dto::ImportResponse, leads_dto::ImportRowError,
+        documents::DocumentObj, documents::TeamRow, documents::DocumentList, documents::ActivePage,
+        documents::InactivePage, documents::DocumentDetail, documents::DocumentCreated,
+        comments::CommentObj, comments::CommentList, comments::CommentCreated, comments::Message,
+        attachments::AttachmentObj, attachments::AttachmentList, attachments::AttachmentsAdded,
     )),
     modifiers(&Security),
     tags(
@@ -59,7 +85,16 @@ impl Modify for Security {
         (name = "org", description = "Organizations and their settings"),
         (name = "profile", description = "The caller's membership"),
         (name = "health", description = "Liveness and database reachability"),
+        (name = "users", description = "Members of the org"),
+        (name = "teams", description = "Teams of members"),
+        (name = "tags", description = "Tags (archived, not deleted)"),
+        (name = "api-settings", description = "Keys for the website lead form"),
+        (name = "activities", description = "The org's activity stream"),
+        (name = "audit", description = "Security audit log (admins)"),
+        (name = "dashboard", description = "Home page figures"),
         (name = "leads", description = "Leads, conversion, import/export, web-to-lead"),
+        (name = "documents", description = "Shared files of the org"),
+        (name = "comments", description = "Comments and attachments on leads, accounts, contacts, opportunities, cases and tasks"),
     )
 )]
 pub struct ApiDoc;

@@ -8,6 +8,7 @@ use sqlx::PgPool;
 use crate::auth::jwt::Jwt;
 use crate::auth::ratelimit::LoginLimiter;
 use crate::config::Config;
+use crate::storage::Storage;
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -18,10 +19,15 @@ pub struct Inner {
     pub cfg: Config,
     pub jwt: Jwt,
     pub login_limiter: LoginLimiter,
+    /// Uploaded files (MEDIA_ROOT or S3).
+    pub storage: Storage,
 }
 
 impl AppState {
     pub fn new(pool: PgPool, cfg: Config) -> Self {
+        // reqwest (Google sign-in, S3) is built without a bundled TLS provider: use ring, which
+        // is already in the tree. Idempotent; a second install is ignored.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let jwt = Jwt::new(
             &cfg.secret_key,
             cfg.access_token_lifetime,
@@ -32,11 +38,13 @@ impl AppState {
             cfg.login_max_failures_per_ip,
             cfg.login_window,
         );
+        let storage = Storage::from_config(&cfg);
         AppState(Arc::new(Inner {
             pool,
             cfg,
             jwt,
             login_limiter,
+            storage,
         }))
     }
 }

@@ -161,6 +161,7 @@ impl TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         let name = self.name.clone();
+        let _ = std::fs::remove_dir_all(crate::config::test_media_root(&self.url()));
         // Async drop is not a thing: finish on a helper thread with its own runtime. The pools
         // are not closed here (their tasks live on the test's runtime, which this blocks);
         // DROP ... WITH (FORCE) ends their connections instead.

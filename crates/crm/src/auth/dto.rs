@@ -12,7 +12,7 @@ pub struct LoginRequest {
     pub org_id: Option<Uuid>,
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema, Clone)]
+#[derive(Debug, Serialize, Deserialize, ToSchema, Clone, sqlx::FromRow)]
 pub struct OrgMembership {
     pub id: Uuid,
     pub name: Option<String>,

@@ -9,7 +9,8 @@ use uuid::Uuid;
 use super::dto::*;
 use super::jwt::TokenType;
 use super::password::Verified;
-use super::{ClientIp, JwtUser, activation, jwt, service};
+use super::{JwtUser, activation, jwt, service};
+use crate::common::audit::{self, Event, RequestInfo};
 use crate::db::tenant::{self, Tenant};
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::http::body::{BodyExt, JsonBody};
@@ -32,20 +33,13 @@ static DUMMY_HASH: std::sync::LazyLock<String> =
               (status = 429, description = "Too many failed logins; see `Retry-After`")))]
 pub async fn login(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    req: RequestInfo,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<LoginResponse>> {
+    let ip = req.ip.clone();
     let mut errors = FieldErrors::new();
-    let email = body
-        .opt_str("email")
-        .map(|e| service::normalize_email(&e))
-        .unwrap_or_default();
+    let email = service::email_field(&body, &mut errors);
     let password = body.opt_str("password").unwrap_or_default();
-    if email.is_empty() {
-        errors.add("email", REQUIRED);
-    } else if !service::is_valid_email(&email) {
-        errors.add("email", "Enter a valid email address.");
-    }
     if password.is_empty() {
         errors.add("password", REQUIRED);
     }
@@ -79,7 +73,20 @@ pub async fn login(
     let verified = service::verify_password(password.clone(), stored).await?;
     if verified == Verified::No || !is_active || user_id.is_nil() {
         state.login_limiter.record_failure(&email, ip.as_deref());
-        tracing::warn!(target: "bottlecrm::security", event = "LOGIN_FAILURE", ip = ?ip, "login failed");
+        let reason = if verified == Verified::No {
+            "invalid credentials"
+        } else {
+            "inactive user"
+        };
+        let ev = Event::new(
+            "LOGIN_FAILURE",
+            (!user_id.is_nil()).then_some(user_id),
+            None,
+        )
+        .describe(format!("Login failed for {email}: {reason}"))
+        .meta(json!({"email": email, "reason": reason}))
+        .failed();
+        audit::write_now(&state.pool, &req, ev).await;
         return Err(ApiError::field(
             "non_field_errors",
             "Invalid email or password",
@@ -106,6 +113,11 @@ pub async fn login(
             Some(m) => Some(m.clone()),
             None => {
                 tx.commit().await?;
+                let ev = Event::new("LOGIN_FAILURE", Some(user_id), None)
+                    .describe(format!("Login failed for {email}: no access to organization {id}"))
+                    .meta(json!({"email": email, "reason": "no access to organization", "org_id": id}))
+                    .failed();
+                audit::write_now(&state.pool, &req, ev).await;
                 return Err(error_body(
                     StatusCode::FORBIDDEN,
                     "User does not have access to specified organization",
@@ -119,8 +131,21 @@ pub async fn login(
         None => None,
     };
     let pair = service::issue_tokens(&state, &mut tx, user_id, org_claims.as_ref()).await?;
+    let org_id = chosen.as_ref().map(|m| m.id);
+    if let Some(org) = org_id {
+        // The row belongs to the org logged in to: write it under that org's context.
+        sqlx::query("SELECT set_config('app.current_org', $1, true)")
+            .bind(org.to_string())
+            .execute(&mut *tx)
+            .await?;
+    }
+    let org_name = chosen.as_ref().and_then(|m| m.name.clone());
+    let ev = Event::new("LOGIN_SUCCESS", Some(user_id), org_id).describe(format!(
+        "User logged in to {}",
+        org_name.as_deref().unwrap_or("platform")
+    ));
+    audit::write(&mut tx, &req, ev).await?;
     tx.commit().await?;
-    tracing::info!(target: "bottlecrm::security", event = "LOGIN_SUCCESS", %user_id, ip = ?ip, "login");
     Ok(Json(LoginResponse {
         access_token: pair.access,
         refresh_token: pair.refresh,
@@ -139,30 +164,8 @@ pub async fn register(
     JsonBody(body): JsonBody,
 ) -> ApiResult<(StatusCode, Json<RegisterResponse>)> {
     let mut errors = FieldErrors::new();
-    let email = body
-        .opt_str("email")
-        .map(|e| service::normalize_email(&e))
-        .unwrap_or_default();
-    let password = body.opt_str("password").unwrap_or_default();
-    let confirm = body.opt_str("confirm_password").unwrap_or_default();
-    if email.is_empty() {
-        errors.add("email", REQUIRED);
-    } else if !service::is_valid_email(&email) {
-        errors.add("email", "Enter a valid email address.");
-    }
-    if password.is_empty() {
-        errors.add("password", REQUIRED);
-    } else if password.chars().count() < 8 {
-        errors.add("password", "Ensure this field has at least 8 characters.");
-    } else if password.len() > 4096 {
-        errors.add(
-            "password",
-            "Ensure this field has no more than 4096 characters.",
-        );
-    }
-    if confirm.is_empty() {
-        errors.add("confirm_password", REQUIRED);
-    }
+    let email = service::email_field(&body, &mut errors);
+    let password = service::new_password_fields(&body, &mut errors);
     if !errors.has("email") {
         let (taken,): (bool,) =
             sqlx::query_as("SELECT EXISTS (SELECT 1 FROM users WHERE lower(email) = lower($1))")
@@ -172,9 +175,6 @@ pub async fn register(
         if taken {
             errors.add("email", "User with this email address already exists.");
         }
-    }
-    if errors.is_empty() && password != confirm {
-        errors.add("password", "Password fields didn't match.");
     }
     errors.into_result()?;
 
@@ -300,6 +300,7 @@ pub async fn activate_link(
               (status = 403, description = "User disabled or membership revoked")))]
 pub async fn refresh(
     State(state): State<AppState>,
+    req: RequestInfo,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<RefreshResponse>> {
     let Some(token) = body.opt_str("refresh").filter(|t| !t.is_empty()) else {
@@ -331,12 +332,22 @@ pub async fn refresh(
         ));
     }
     if revoked_at > 0 && claims.iat <= revoked_at {
+        let ev = Event::new("TOKEN_REVOKED", Some(user_id), None)
+            .describe("Token revoked: refresh with a revoked token")
+            .meta(json!({"reason": "refresh with a revoked token"}))
+            .failed();
+        audit::write_now(&state.pool, &req, ev).await;
         return Err(invalid());
     }
     let org_claims = match claims.org_uuid() {
         Some(org_id) => {
             let Some((_, role, _)) = tenant::active_profile(&mut tx, user_id, org_id).await? else {
-                tracing::warn!(target: "bottlecrm::security", event = "TOKEN_REVOKED", %user_id, %org_id, "refresh for a revoked membership");
+                let reason = format!("refresh for a revoked membership in {org_id}");
+                let ev = Event::new("TOKEN_REVOKED", Some(user_id), None)
+                    .describe(format!("Token revoked: {reason}"))
+                    .meta(json!({"reason": reason}))
+                    .failed();
+                audit::write_now(&state.pool, &req, ev).await;
                 return Err(error_body(
                     StatusCode::FORBIDDEN,
                     "Organization membership revoked. Please login again.",
@@ -347,6 +358,9 @@ pub async fn refresh(
         None => None,
     };
     let pair = service::issue_tokens(&state, &mut tx, user_id, org_claims.as_ref()).await?;
+    let ev =
+        Event::new("TOKEN_REFRESH", Some(user_id), claims.org_uuid()).describe("Token refreshed");
+    audit::write(&mut tx, &req, ev).await?;
     tx.commit().await?;
     Ok(Json(RefreshResponse {
         access: pair.access,
@@ -383,37 +397,51 @@ pub async fn profile(mut t: Tenant) -> ApiResult<Json<ProfileDetail>> {
     if t.via_api_key {
         return Err(ApiError::unauthenticated());
     }
-    let row: (Uuid, String, Option<String>, Option<String>, String, String, bool, bool, bool, Option<String>, Option<chrono::NaiveDate>, bool) =
-        sqlx::query_as(
-            "SELECT u.id, u.email, u.profile_pic, o.name, o.api_key, p.role, p.is_organization_admin,
-                    p.has_sales_access, p.has_marketing_access, p.phone, p.date_of_joining, p.is_active
-             FROM profile p JOIN users u ON u.id = p.user_id JOIN organization o ON o.id = p.org_id
-             WHERE p.id = $1 AND p.org_id = $2",
-        )
-        .bind(t.profile_id)
-        .bind(t.org_id)
-        .fetch_one(&mut *t.tx)
-        .await?;
-    let admin = t.is_admin();
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        user_id: Uuid,
+        email: String,
+        profile_pic: Option<String>,
+        org_name: Option<String>,
+        api_key: String,
+        role: String,
+        is_organization_admin: bool,
+        has_sales_access: bool,
+        has_marketing_access: bool,
+        phone: Option<String>,
+        date_of_joining: Option<chrono::NaiveDate>,
+        is_active: bool,
+    }
+    let r: Row = sqlx::query_as(
+        "SELECT u.id AS user_id, u.email, u.profile_pic, o.name AS org_name, o.api_key, p.role,
+                p.is_organization_admin, p.has_sales_access, p.has_marketing_access, p.phone, p.date_of_joining,
+                p.is_active
+         FROM profile p JOIN users u ON u.id = p.user_id JOIN organization o ON o.id = p.org_id
+         WHERE p.id = $1 AND p.org_id = $2",
+    )
+    .bind(t.profile_id)
+    .bind(t.org_id)
+    .fetch_one(&mut *t.tx)
+    .await?;
     let detail = ProfileDetail {
         id: t.profile_id,
         user: UserMini {
-            id: row.0,
-            email: row.1,
-            profile_pic: row.2,
+            id: r.user_id,
+            email: r.email,
+            profile_pic: r.profile_pic,
         },
         org: OrgMini {
             id: t.org_id,
-            name: row.3,
-            api_key: admin.then_some(row.4),
+            name: r.org_name,
+            api_key: t.is_admin().then_some(r.api_key),
         },
-        role: row.5,
-        is_organization_admin: row.6,
-        has_sales_access: row.7,
-        has_marketing_access: row.8,
-        phone: row.9,
-        date_of_joining: row.10,
-        is_active: row.11,
+        role: r.role,
+        is_organization_admin: r.is_organization_admin,
+        has_sales_access: r.has_sales_access,
+        has_marketing_access: r.has_marketing_access,
+        phone: r.phone,
+        date_of_joining: r.date_of_joining,
+        is_active: r.is_active,
     };
     t.commit().await?;
     Ok(Json(detail))
@@ -425,6 +453,7 @@ pub async fn profile(mut t: Tenant) -> ApiResult<Json<ProfileDetail>> {
 pub async fn switch_org(
     State(state): State<AppState>,
     caller: JwtUser,
+    req: RequestInfo,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<SwitchOrgResponse>> {
     let Some(raw) = body.opt_str("org_id").filter(|s| !s.is_empty()) else {
@@ -442,13 +471,28 @@ pub async fn switch_org(
     let Some((profile_id, role, is_organization_admin)) =
         tenant::active_profile(&mut tx, caller.user_id, org_id).await?
     else {
-        tracing::warn!(target: "bottlecrm::security", event = "PERMISSION_DENIED", user_id = %caller.user_id, %org_id, "org switch denied");
+        drop(tx);
+        // Not written into the target org's log: the caller is no member of it.
+        let resource = format!("org:{org_id}");
+        let ev = Event::new("PERMISSION_DENIED", Some(caller.user_id), None)
+            .describe(format!("Permission denied for ORG_SWITCH on {resource}"))
+            .meta(json!({"action": "ORG_SWITCH", "resource": resource}))
+            .failed();
+        audit::write_now(&state.pool, &req, ev).await;
         return Err(no_access());
     };
     let claims = service::org_claims(&mut tx, org_id, Some(role.clone())).await?;
     let pair = service::issue_tokens(&state, &mut tx, caller.user_id, Some(&claims)).await?;
+    let from = caller.claims.org_uuid();
+    let ev = Event::new("ORG_SWITCH", Some(caller.user_id), Some(org_id))
+        .describe(format!(
+            "Switched from {} to {}",
+            from.map(|o| o.to_string()).unwrap_or_else(|| "none".into()),
+            claims.org_name.as_deref().unwrap_or("")
+        ))
+        .meta(json!({"from_org_id": from, "to_org_id": org_id}));
+    audit::write(&mut tx, &req, ev).await?;
     tx.commit().await?;
-    tracing::info!(target: "bottlecrm::security", event = "ORG_SWITCH", user_id = %caller.user_id, %org_id, "org switch");
     Ok(Json(SwitchOrgResponse {
         access_token: pair.access,
         refresh_token: pair.refresh,

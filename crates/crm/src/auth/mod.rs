@@ -3,9 +3,11 @@
 
 pub mod activation;
 pub mod dto;
+pub mod google;
 pub mod handlers;
 pub mod jwt;
 pub mod password;
+pub mod password_reset;
 pub mod ratelimit;
 pub mod service;
 
@@ -52,17 +54,15 @@ pub fn credentials(headers: &HeaderMap) -> Credentials {
 }
 
 pub fn client_ip(parts: &Parts, trust_proxy: bool) -> Option<String> {
-    if trust_proxy {
-        if let Some(first) = parts
-            .headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            return Some(first.to_string());
-        }
+    let forwarded = parts
+        .headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    if let (true, Some(first)) = (trust_proxy, forwarded) {
+        return Some(first.to_string());
     }
     parts
         .extensions
@@ -84,8 +84,7 @@ impl FromRequestParts<AppState> for ClientIp {
 }
 
 /// Validates an access token and the user behind it (exists, active, tokens not revoked).
-/// Returns the claims and the user's e-mail.
-pub async fn authenticate_jwt(state: &AppState, token: &str) -> Result<(Claims, String), ApiError> {
+pub async fn authenticate_jwt(state: &AppState, token: &str) -> Result<JwtUser, ApiError> {
     let claims = state
         .jwt
         .decode(token, TokenType::Access)
@@ -102,7 +101,11 @@ pub async fn authenticate_jwt(state: &AppState, token: &str) -> Result<(Claims, 
     .await?;
     let (email, is_active, revoked_at) = row.ok_or_else(user_not_found)?;
     check_user(is_active, revoked_at, claims.iat)?;
-    Ok((claims, email))
+    Ok(JwtUser {
+        user_id,
+        email,
+        claims,
+    })
 }
 
 pub fn user_not_found() -> ApiError {
@@ -137,17 +140,7 @@ impl FromRequestParts<AppState> for JwtUser {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         match credentials(&parts.headers) {
-            Credentials::Bearer(token) => {
-                let (claims, email) = authenticate_jwt(state, &token).await?;
-                let user_id = claims
-                    .user_uuid()
-                    .ok_or_else(|| ApiError::token_not_valid("Token is invalid"))?;
-                Ok(JwtUser {
-                    user_id,
-                    email,
-                    claims,
-                })
-            }
+            Credentials::Bearer(token) => authenticate_jwt(state, &token).await,
             _ => Err(ApiError::unauthenticated()),
         }
     }
@@ -168,19 +161,18 @@ impl FromRequestParts<AppState> for Caller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         match credentials(&parts.headers) {
             Credentials::Bearer(token) => {
-                let (claims, email) = authenticate_jwt(state, &token).await?;
-                let user_id = claims
-                    .user_uuid()
-                    .ok_or_else(|| ApiError::token_not_valid("Token is invalid"))?;
+                let user = authenticate_jwt(state, &token).await?;
                 Ok(Caller {
-                    user_id,
-                    email,
-                    org_id: claims.org_uuid(),
+                    org_id: user.claims.org_uuid(),
+                    user_id: user.user_id,
+                    email: user.email,
                     via_api_key: false,
                 })
             }
             Credentials::ApiKey(key) => {
-                let acting = service::api_key_actor(state, &key).await?;
+                let req =
+                    crate::common::audit::RequestInfo::from_parts(parts, state.cfg.trust_proxy);
+                let acting = service::api_key_actor(state, &key, &req).await?;
                 Ok(Caller {
                     user_id: acting.user_id,
                     email: acting.email,

@@ -1,14 +1,15 @@
 //! Account logic shared by the auth handlers, the org endpoints and the CLI.
 
 use axum::http::StatusCode;
-use serde_json::json;
+use serde_json::{Map, Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::dto::{OrgMembership, UserSummary};
 use super::jwt::{OrgClaims, TokenPair};
 use crate::db::tenant::{self, Tx};
-use crate::error::ApiError;
+use crate::error::{ApiError, FieldErrors};
+use crate::http::body::BodyExt;
 use crate::state::AppState;
 
 fn invalid_api_key(msg: &str) -> ApiError {
@@ -27,6 +28,27 @@ pub async fn org_by_api_key(pool: &PgPool, key: &str) -> Result<Uuid, ApiError> 
             .await?;
     row.map(|r| r.0)
         .ok_or_else(|| invalid_api_key("Invalid API Key"))
+}
+
+/// `org_by_api_key`, recording an unknown key in the audit log (by its first characters only).
+pub async fn org_by_api_key_audited(
+    pool: &PgPool,
+    key: &str,
+    req: &crate::common::audit::RequestInfo,
+) -> Result<Uuid, ApiError> {
+    let result = org_by_api_key(pool, key).await;
+    if let Err(e) = &result
+        && e.status == StatusCode::UNAUTHORIZED
+    {
+        use crate::common::audit::{Event, write_now};
+        let prefix: String = key.chars().take(4).collect();
+        let ev = Event::new("API_KEY_INVALID", None, None)
+            .describe("Invalid API key")
+            .meta(json!({"api_key_prefix": prefix}))
+            .failed();
+        write_now(pool, req, ev).await;
+    }
+    result
 }
 
 /// Who an API-key request acts as: the org's newest active ADMIN (upstream's rule).
@@ -54,10 +76,19 @@ pub struct ApiKeyActor {
     pub email: String,
 }
 
-pub async fn api_key_actor(state: &AppState, key: &str) -> Result<ApiKeyActor, ApiError> {
-    let org_id = org_by_api_key(&state.pool, key).await?;
+pub async fn api_key_actor(
+    state: &AppState,
+    key: &str,
+    req: &crate::common::audit::RequestInfo,
+) -> Result<ApiKeyActor, ApiError> {
+    use crate::common::audit;
+    let org_id = org_by_api_key_audited(&state.pool, key, req).await?;
     let mut tx = tenant::begin(&state.pool, Some(org_id), None).await?;
     let (user_id, email, _) = acting_admin(&mut tx, org_id).await?;
+    let ev = audit::Event::new("API_KEY_USED", Some(user_id), Some(org_id))
+        .describe("API key used")
+        .meta(json!({"endpoint": req.path}));
+    audit::write(&mut tx, req, ev).await?;
     tx.commit().await?;
     Ok(ApiKeyActor {
         org_id,
@@ -85,7 +116,7 @@ pub async fn user_summary(tx: &mut Tx, user_id: Uuid) -> Result<UserSummary, Api
 }
 
 pub async fn memberships(tx: &mut Tx, user_id: Uuid) -> Result<Vec<OrgMembership>, ApiError> {
-    let rows: Vec<(Uuid, Option<String>, Option<String>, String, bool, bool, bool)> = sqlx::query_as(
+    let rows = sqlx::query_as::<_, OrgMembership>(
         "SELECT o.id, o.name, o.logo, p.role, p.is_organization_admin, p.has_sales_access, p.has_marketing_access
          FROM profile p JOIN organization o ON o.id = p.org_id
          WHERE p.user_id = $1 AND p.is_active
@@ -94,28 +125,7 @@ pub async fn memberships(tx: &mut Tx, user_id: Uuid) -> Result<Vec<OrgMembership
     .bind(user_id)
     .fetch_all(&mut **tx)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(
-                id,
-                name,
-                logo,
-                role,
-                is_organization_admin,
-                has_sales_access,
-                has_marketing_access,
-            )| OrgMembership {
-                id,
-                name,
-                logo,
-                role,
-                is_organization_admin,
-                has_sales_access,
-                has_marketing_access,
-            },
-        )
-        .collect())
+    Ok(rows)
 }
 
 /// Org claims for a token, from current database values.
@@ -168,6 +178,44 @@ pub async fn revoke_tokens(conn: &mut sqlx::PgConnection, user_id: Uuid) -> Resu
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// The `email` field of a body, normalised; records DRF's errors when missing or malformed.
+pub fn email_field(body: &Map<String, Value>, errors: &mut FieldErrors) -> String {
+    let email = body
+        .opt_str("email")
+        .map(|e| normalize_email(&e))
+        .unwrap_or_default();
+    if email.is_empty() {
+        errors.add("email", "This field is required.");
+    } else if !is_valid_email(&email) {
+        errors.add("email", "Enter a valid email address.");
+    }
+    email
+}
+
+/// A new password from `password` + `confirm_password`: at least 8 characters, equal.
+/// Records DRF's errors; the mismatch is only reported when nothing else is wrong.
+pub fn new_password_fields(body: &Map<String, Value>, errors: &mut FieldErrors) -> String {
+    let password = body.opt_str("password").unwrap_or_default();
+    let confirm = body.opt_str("confirm_password").unwrap_or_default();
+    if password.is_empty() {
+        errors.add("password", "This field is required.");
+    } else if password.chars().count() < 8 {
+        errors.add("password", "Ensure this field has at least 8 characters.");
+    } else if password.len() > 4096 {
+        errors.add(
+            "password",
+            "Ensure this field has no more than 4096 characters.",
+        );
+    }
+    if confirm.is_empty() {
+        errors.add("confirm_password", "This field is required.");
+    }
+    if errors.is_empty() && password != confirm {
+        errors.add("password", "Password fields didn't match.");
+    }
+    password
 }
 
 /// Django's e-mail normalisation: the domain part lower-cased.

@@ -98,9 +98,20 @@ pub async fn list_orgs(
     caller: Caller,
 ) -> ApiResult<Json<OrgListResponse>> {
     let mut tx = tenant::begin(&state.pool, None, Some(caller.user_id)).await?;
-    let rows: Vec<(String, Option<String>, bool, bool, bool, Uuid, Option<String>, String)> = sqlx::query_as(
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        role: String,
+        alternate_phone: Option<String>,
+        has_sales_access: bool,
+        has_marketing_access: bool,
+        is_organization_admin: bool,
+        org_id: Uuid,
+        org_name: Option<String>,
+        api_key: String,
+    }
+    let rows: Vec<Row> = sqlx::query_as(
         "SELECT p.role, p.alternate_phone, p.has_sales_access, p.has_marketing_access, p.is_organization_admin,
-                o.id, o.name, o.api_key
+                o.id AS org_id, o.name AS org_name, o.api_key
          FROM profile p JOIN organization o ON o.id = p.org_id
          WHERE p.user_id = $1 AND p.is_active
          ORDER BY p.created_at DESC",
@@ -112,33 +123,22 @@ pub async fn list_orgs(
     let list = rows
         .into_iter()
         // An API key speaks for its own org only.
-        .filter(|r| !caller.via_api_key || Some(r.5) == caller.org_id)
-        .map(
-            |(
-                role,
-                alternate_phone,
-                has_sales_access,
-                has_marketing_access,
-                is_organization_admin,
-                id,
-                name,
-                key,
-            )| {
-                let admin = role == "ADMIN" || is_organization_admin;
-                ProfileOrg {
-                    role,
-                    alternate_phone,
-                    has_sales_access,
-                    has_marketing_access,
-                    is_organization_admin,
-                    org: OrgMini {
-                        id,
-                        name,
-                        api_key: admin.then_some(key),
-                    },
-                }
-            },
-        )
+        .filter(|r| !caller.via_api_key || Some(r.org_id) == caller.org_id)
+        .map(|r| {
+            let admin = r.role == "ADMIN" || r.is_organization_admin;
+            ProfileOrg {
+                role: r.role,
+                alternate_phone: r.alternate_phone,
+                has_sales_access: r.has_sales_access,
+                has_marketing_access: r.has_marketing_access,
+                is_organization_admin: r.is_organization_admin,
+                org: OrgMini {
+                    id: r.org_id,
+                    name: r.org_name,
+                    api_key: admin.then_some(r.api_key),
+                },
+            }
+        })
         .collect();
     Ok(Json(OrgListResponse {
         error: false,
@@ -252,6 +252,37 @@ pub async fn update_org(
     t.commit().await?;
     Ok(Json(
         json!({"error": false, "message": "Organization updated successfully", "org": org}),
+    ))
+}
+
+/// Replaces the org API key; the old key stops working at once. Admins only, and only with a
+/// JWT: a leaked key must not be able to lock its owners out by rotating itself.
+#[utoipa::path(post, path = "/api/org/{id}/rotate-api-key/", tag = "org", security(("jwt" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, description = "`{\"error\": false, \"message\": \"API key rotated\", \"api_key\": \"<new key>\"}`"),
+              (status = 403), (status = 404)))]
+pub async fn rotate_api_key(
+    mut t: Tenant,
+    req: super::audit::RequestInfo,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    same_org(&t, &id)?;
+    if t.via_api_key || !t.is_admin() {
+        return Err(ApiError::permission_denied());
+    }
+    let key = Uuid::new_v4().to_string();
+    sqlx::query("UPDATE organization SET api_key = $2, updated_at = now(), updated_by_id = $3 WHERE id = $1")
+        .bind(t.org_id)
+        .bind(&key)
+        .bind(t.user_id)
+        .execute(&mut *t.tx)
+        .await?;
+    let ev = super::audit::Event::new("API_KEY_ROTATED", Some(t.user_id), Some(t.org_id))
+        .describe(format!("API key rotated by {}", t.email));
+    super::audit::write(&mut t.tx, &req, ev).await?;
+    t.commit().await?;
+    Ok(Json(
+        json!({"error": false, "message": "API key rotated", "api_key": key}),
     ))
 }
 

@@ -12,7 +12,7 @@ use crate::db::tenant::{Tenant, Tx};
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::http::body::JsonBody;
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct UserDetails {
     pub email: String,
     pub id: Uuid,
@@ -21,11 +21,13 @@ pub struct UserDetails {
     pub last_login: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ProfileObj {
     pub id: Uuid,
     pub user_details: UserDetails,
     pub role: String,
+    /// Not in upstream's serializer; the frontend's users page reads it for its admin gate.
+    pub is_organization_admin: bool,
     pub address: Option<Uuid>,
     pub has_marketing_access: bool,
     pub has_sales_access: bool,
@@ -50,6 +52,7 @@ type ProfileRow = (
     Option<NaiveDate>,
     bool,
     DateTime<Utc>,
+    bool,
 );
 
 fn to_obj(r: ProfileRow) -> ProfileObj {
@@ -63,6 +66,7 @@ fn to_obj(r: ProfileRow) -> ProfileObj {
             last_login: r.5,
         },
         role: r.6,
+        is_organization_admin: r.14,
         address: r.7,
         has_marketing_access: r.8,
         has_sales_access: r.9,
@@ -77,7 +81,8 @@ fn to_obj(r: ProfileRow) -> ProfileObj {
 pub async fn load(tx: &mut Tx, org_id: Uuid, ids: &[Uuid]) -> Result<Vec<ProfileObj>, sqlx::Error> {
     let rows: Vec<ProfileRow> = sqlx::query_as(
         "SELECT p.id, u.email, u.id, u.is_active, u.profile_pic, u.last_login, p.role, p.address_id,
-                p.has_marketing_access, p.has_sales_access, p.phone, p.date_of_joining, p.is_active, p.created_at
+                p.has_marketing_access, p.has_sales_access, p.phone, p.date_of_joining, p.is_active, p.created_at,
+                p.is_organization_admin
          FROM profile p JOIN users u ON u.id = p.user_id
          WHERE p.org_id = $1 AND p.id = ANY($2)
          ORDER BY p.created_at DESC",

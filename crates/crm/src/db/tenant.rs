@@ -11,6 +11,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::auth::{self, Credentials, jwt::TokenType};
+use crate::common::audit;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -64,6 +65,17 @@ impl Tenant {
 
 type ProfileRow = (Uuid, String, bool);
 
+/// The caller's user row joined with their membership in the token's org (if active).
+#[derive(sqlx::FromRow)]
+struct AuthRow {
+    email: String,
+    is_active: bool,
+    revoked_at: i64,
+    profile_id: Option<Uuid>,
+    role: Option<String>,
+    is_organization_admin: Option<bool>,
+}
+
 impl FromRequestParts<AppState> for Tenant {
     type Rejection = ApiError;
 
@@ -79,9 +91,10 @@ impl FromRequestParts<AppState> for Tenant {
                     .ok_or_else(|| ApiError::token_not_valid("Token is invalid"))?;
                 let org_id = claims.org_uuid().ok_or_else(ApiError::org_required)?;
                 let mut tx = begin(&state.pool, Some(org_id), Some(user_id)).await?;
-                let row: Option<(String, bool, i64, Option<Uuid>, Option<String>, Option<bool>)> = sqlx::query_as(
-                    "SELECT u.email, u.is_active, COALESCE(floor(extract(epoch FROM u.tokens_revoked_at))::bigint, 0),
-                            p.id, p.role, p.is_organization_admin
+                let row: Option<AuthRow> = sqlx::query_as(
+                    "SELECT u.email, u.is_active,
+                            COALESCE(floor(extract(epoch FROM u.tokens_revoked_at))::bigint, 0) AS revoked_at,
+                            p.id AS profile_id, p.role, p.is_organization_admin
                      FROM users u
                      LEFT JOIN profile p ON p.user_id = u.id AND p.org_id = $2 AND p.is_active
                      WHERE u.id = $1",
@@ -90,17 +103,17 @@ impl FromRequestParts<AppState> for Tenant {
                 .bind(org_id)
                 .fetch_optional(&mut *tx)
                 .await?;
-                let (email, is_active, revoked_at, pid, role, org_admin) =
-                    row.ok_or_else(auth::user_not_found)?;
-                auth::check_user(is_active, revoked_at, claims.iat)?;
+                let row = row.ok_or_else(auth::user_not_found)?;
+                auth::check_user(row.is_active, row.revoked_at, claims.iat)?;
                 let (Some(profile_id), Some(role), Some(is_organization_admin)) =
-                    (pid, role, org_admin)
+                    (row.profile_id, row.role, row.is_organization_admin)
                 else {
                     return Err(ApiError::new(
                         axum::http::StatusCode::FORBIDDEN,
                         json!({"detail": "You no longer have access to this organization. Please login again."}),
                     ));
                 };
+                let email = row.email;
                 Ok(Tenant {
                     tx,
                     org_id,
@@ -113,10 +126,16 @@ impl FromRequestParts<AppState> for Tenant {
                 })
             }
             Credentials::ApiKey(key) => {
-                let org_id = auth::service::org_by_api_key(&state.pool, &key).await?;
+                let req = audit::RequestInfo::from_parts(parts, state.cfg.trust_proxy);
+                let org_id = auth::service::org_by_api_key_audited(&state.pool, &key, &req).await?;
                 let mut tx = begin(&state.pool, Some(org_id), None).await?;
                 let (user_id, email, (profile_id, role, is_organization_admin)) =
                     auth::service::acting_admin(&mut tx, org_id).await?;
+                // Committed with the request's own changes: a use that rolls back leaves no row.
+                let ev = audit::Event::new("API_KEY_USED", Some(user_id), Some(org_id))
+                    .describe("API key used")
+                    .meta(json!({"endpoint": req.path}));
+                audit::write(&mut tx, &req, ev).await?;
                 Ok(Tenant {
                     tx,
                     org_id,

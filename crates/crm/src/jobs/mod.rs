@@ -1,14 +1,38 @@
-//! Background jobs. Until the PostgreSQL queue lands (see the jobs issue), `enqueue` writes the
-//! job to the log at the point where it will be stored inside the caller's transaction, so call
-//! sites already have their final shape.
+//! Background jobs in PostgreSQL (transactional outbox). A job is inserted by `enqueue` inside
+//! the caller's transaction: if the request commits, the job runs; if it rolls back, it never
+//! existed. Workers (`bottlecrm worker`, or the one embedded in `serve`) take jobs with
+//! `FOR UPDATE SKIP LOCKED` under a lease, run each in a transaction with `app.current_org` set
+//! to the job's org, retry failures with exponential backoff and keep jobs that keep failing
+//! (`bottlecrm jobs failed` / `jobs retry <id>`). See docs/decisions.md for why not a crate.
+//!
+//! To send an e-mail from a handler, in the handler's transaction:
+//! ```ignore
+//! jobs::enqueue(&mut t.tx, Some(t.org_id), Job::Email {
+//!     template: "assignment".into(),
+//!     to: assignee_email,
+//!     context: json!({"module": "Lead", "name": lead.title, "path": format!("/leads/{id}"), "assigned_by": t.email}),
+//! }).await?;
+//! ```
+//! Templates and their context keys: see `mail::templates`.
+//!
+//! To add a job type: a variant of `Job`, its name in `Job::kind`, and its code in `run.rs`
+//! (it runs on `ctx.tx`, a transaction with the job's org as RLS context; return an error to
+//! retry). A recurring job: a line in `schedule::SCHEDULES` (`per_org` for one job per org).
 
-use serde::Serialize;
+pub mod queue;
+mod run;
+pub mod schedule;
+pub mod worker;
+
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::db::tenant::Tx;
 use crate::error::ApiError;
 
-#[derive(Debug, Serialize)]
+pub use worker::{Worker, WorkerHandle, WorkerOptions};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Job {
     /// E-mail the activation link to a newly registered user.
@@ -17,17 +41,38 @@ pub enum Job {
         email: String,
         link: String,
     },
-    /// A templated e-mail to one recipient. Templates: `assignment` (context: `entity_type`,
-    /// `entity_id`, `entity_name`, `assigned_by`), `mention`.
+    /// One e-mail to one recipient from a template (`mail::templates`), e.g. `assignment`,
+    /// `mention`, `password_reset`, `account_status`, `user_removed`.
     Email {
         template: String,
         to: String,
         context: serde_json::Value,
     },
+    /// Deletes expired sessions and reset tokens, old finished jobs and old ledger rows.
+    PurgeExpired,
+    /// Does nothing (after `sleep_ms`), or fails with `fail`: benchmarks and worker checks.
+    Noop {
+        #[serde(default)]
+        sleep_ms: u64,
+        #[serde(default)]
+        fail: Option<String>,
+    },
 }
 
-pub async fn enqueue(_tx: &mut Tx, org_id: Option<Uuid>, job: Job) -> Result<(), ApiError> {
-    let payload = serde_json::to_string(&job).map_err(ApiError::internal)?;
-    tracing::info!(target: "bottlecrm::outbox", org_id = ?org_id, job = %payload, "job enqueued (log-only outbox)");
+impl Job {
+    /// Stored in `jobs.kind` for listings.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Job::ActivationEmail { .. } => "activation_email",
+            Job::Email { .. } => "email",
+            Job::PurgeExpired => "purge_expired",
+            Job::Noop { .. } => "noop",
+        }
+    }
+}
+
+/// Adds `job` to the queue inside `tx`; it runs (for `org_id`, under RLS) once `tx` commits.
+pub async fn enqueue(tx: &mut Tx, org_id: Option<Uuid>, job: Job) -> Result<(), ApiError> {
+    queue::insert(tx, org_id, &job, None).await?;
     Ok(())
 }

@@ -204,7 +204,7 @@ async fn notify_assigned(
         let job = Job::Email {
             template: "assignment".into(),
             to: email,
-            context: json!({"entity_type": "Lead", "entity_id": lead, "entity_name": name, "assigned_by": by}),
+            context: json!({"module": "Lead", "name": name, "path": format!("/leads/{lead}"), "assigned_by": by}),
         };
         jobs::enqueue(tx, Some(org), job).await?;
     }

@@ -224,3 +224,37 @@ async fn openapi_document_snapshot() {
         "OpenAPI document changed: run `UPDATE_SNAPSHOTS=1 cargo test` and commit tests/snapshots/openapi.json"
     );
 }
+
+async fn boom() -> &'static str {
+    panic!("boom")
+}
+
+#[tokio::test]
+async fn a_panicking_handler_becomes_a_json_500() {
+    use axum::routing::get;
+    use tower::ServiceExt;
+    let cfg = crm::Config::for_tests("postgres://unused@localhost/unused");
+    let router = crm::http::layers::apply(axum::Router::new().route("/boom/", get(boom)), &cfg);
+    let res = router
+        .oneshot(
+            Request::builder()
+                .uri("/boom/")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    let bytes = http_body_util::BodyExt::collect(res.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(body, json!({"detail": "A server error occurred."}));
+}

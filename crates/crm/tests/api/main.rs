@@ -2,8 +2,16 @@
 //! One test binary with a module per area keeps link time down.
 
 mod auth;
+mod comments;
 mod conventions;
+mod documents;
+mod jobs;
 mod leads;
 mod migrate;
+mod org_audit;
+mod org_dashboard;
+mod org_google;
+mod org_teams_tags;
+mod org_users;
 mod orgs;
 mod rls;

@@ -1,0 +1,753 @@
+//! Comments on any CRM record, mounted once for every module in `TARGETS`:
+//! `GET/POST /api/<module>/comment/<record id>/` list and add; `PUT/PATCH/DELETE
+//! /api/<module>/comment/<comment id>/` edit and delete (author or admin). Rows live in upstream's
+//! generic `comment` table (django_content_type + object_id). Attachments share the registry
+//! (`attachments.rs`). `@email` of an org member in a comment e-mails them (`mention` job).
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::activity::{self, Action};
+use super::attachments;
+use crate::db::Tenant;
+use crate::db::tenant::Tx;
+use crate::error::{ApiError, ApiResult};
+use crate::http::body::JsonBody;
+use crate::http::pagination::{MAX_LIMIT, Page};
+use crate::http::parse_id;
+use crate::jobs::{self, Job};
+use crate::state::AppState;
+
+/// A kind of record comments and attachments can be attached to, and who may see one.
+#[derive(Debug)]
+pub struct Target {
+    /// URL segment: `/api/<segment>/comment/...`.
+    pub segment: &'static str,
+    /// SQL table (quoted when it is a keyword).
+    pub table: &'static str,
+    /// The `django_content_type` row that names this model in the generic tables.
+    pub app_label: &'static str,
+    pub model: &'static str,
+    /// `activity.entity_type`.
+    pub entity_type: &'static str,
+    /// Display name, an SQL expression over the alias `e`.
+    pub name_sql: &'static str,
+    /// Join tables of direct assignees and teams, with this record's column in them.
+    pub assigned_table: &'static str,
+    pub teams_table: &'static str,
+    pub fk: &'static str,
+}
+
+pub const LEADS: Target = Target {
+    segment: "leads",
+    table: "lead",
+    app_label: "leads",
+    model: "lead",
+    entity_type: "Lead",
+    name_sql: "e.title",
+    assigned_table: "lead_assigned_to",
+    teams_table: "lead_teams",
+    fk: "lead_id",
+};
+pub const ACCOUNTS: Target = Target {
+    segment: "accounts",
+    table: "accounts",
+    app_label: "accounts",
+    model: "account",
+    entity_type: "Account",
+    name_sql: "e.name",
+    assigned_table: "accounts_assigned_to",
+    teams_table: "accounts_teams",
+    fk: "account_id",
+};
+pub const CONTACTS: Target = Target {
+    segment: "contacts",
+    table: "contacts",
+    app_label: "contacts",
+    model: "contact",
+    entity_type: "Contact",
+    name_sql: "trim(e.first_name || ' ' || e.last_name)",
+    assigned_table: "contacts_assigned_to",
+    teams_table: "contacts_teams",
+    fk: "contact_id",
+};
+pub const OPPORTUNITIES: Target = Target {
+    segment: "opportunities",
+    table: "opportunity",
+    app_label: "opportunity",
+    model: "opportunity",
+    entity_type: "Opportunity",
+    name_sql: "e.name",
+    assigned_table: "opportunity_assigned_to",
+    teams_table: "opportunity_teams",
+    fk: "opportunity_id",
+};
+pub const CASES: Target = Target {
+    segment: "cases",
+    table: "\"case\"",
+    app_label: "cases",
+    model: "case",
+    entity_type: "Case",
+    name_sql: "e.name",
+    assigned_table: "case_assigned_to",
+    teams_table: "case_teams",
+    fk: "case_id",
+};
+pub const TASKS: Target = Target {
+    segment: "tasks",
+    table: "task",
+    app_label: "tasks",
+    model: "task",
+    entity_type: "Task",
+    name_sql: "e.title",
+    assigned_table: "task_assigned_to",
+    teams_table: "task_teams",
+    fk: "task_id",
+};
+
+/// Invoices keep upstream's own URLs (`/api/invoices/<id>/comments/`, `.../attachments/`), so
+/// they are not in `TARGETS`; their handlers call `add_comment`, `attachments::attach`,
+/// `comments_of` with this entry.
+pub const INVOICES: Target = Target {
+    segment: "invoices",
+    table: "invoice",
+    app_label: "invoices",
+    model: "invoice",
+    entity_type: "Invoice",
+    name_sql: "e.invoice_title",
+    assigned_table: "invoice_assigned_to",
+    teams_table: "invoice_teams",
+    fk: "invoice_id",
+};
+
+/// Every module that mounts comments and attachments.
+pub const TARGETS: &[&Target] = &[&LEADS, &ACCOUNTS, &CONTACTS, &OPPORTUNITIES, &CASES, &TASKS];
+
+impl Target {
+    /// The record's display name when it is in the caller's org and the caller may see it:
+    /// admins see everything; others what they created, are assigned to, or share a team with.
+    /// Anything else is a 404 (whether it exists elsewhere or not).
+    pub async fn visible(&self, t: &mut Tenant, id: Uuid) -> Result<String, ApiError> {
+        let sql = self.visible_sql();
+        let row: Option<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .bind(t.org_id)
+            .bind(t.is_admin())
+            .bind(t.user_id)
+            .bind(t.profile_id)
+            .fetch_optional(&mut *t.tx)
+            .await?;
+        row.map(|r| r.0).ok_or_else(ApiError::not_found)
+    }
+
+    /// The query behind `visible`: $1 record, $2 org, $3 caller is admin, $4 user, $5 profile.
+    pub fn visible_sql(&self) -> String {
+        format!(
+            "SELECT COALESCE({name}, '')::text FROM {table} e
+             WHERE e.id = $1 AND e.org_id = $2
+               AND ($3 OR e.created_by_id = $4
+                    OR EXISTS (SELECT 1 FROM {assigned} a WHERE a.{fk} = e.id AND a.profile_id = $5)
+                    OR EXISTS (SELECT 1 FROM {teams} x JOIN teams_users tu ON tu.teams_id = x.teams_id
+                               WHERE x.{fk} = e.id AND tu.profile_id = $5))",
+            name = self.name_sql,
+            table = self.table,
+            assigned = self.assigned_table,
+            teams = self.teams_table,
+            fk = self.fk,
+        )
+    }
+
+    /// This model's `django_content_type` id, inserting the row when missing (a database that
+    /// Django never migrated, or a model it does not know).
+    pub async fn content_type_id(&self, tx: &mut Tx) -> Result<i32, ApiError> {
+        content_type_id(tx, self.app_label, self.model).await
+    }
+}
+
+pub async fn content_type_id(tx: &mut Tx, app_label: &str, model: &str) -> Result<i32, ApiError> {
+    let select = "SELECT id FROM django_content_type WHERE app_label = $1 AND model = $2";
+    if let Some((id,)) = sqlx::query_as(select)
+        .bind(app_label)
+        .bind(model)
+        .fetch_optional(&mut **tx)
+        .await?
+    {
+        return Ok(id);
+    }
+    sqlx::query("INSERT INTO django_content_type (app_label, model) VALUES ($1, $2) ON CONFLICT (app_label, model) DO NOTHING")
+        .bind(app_label)
+        .bind(model)
+        .execute(&mut **tx)
+        .await?;
+    let (id,): (i32,) = sqlx::query_as(select)
+        .bind(app_label)
+        .bind(model)
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(id)
+}
+
+/// Upstream's CommentSerializer, plus `created_at`.
+#[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
+pub struct CommentObj {
+    pub id: Uuid,
+    pub comment: String,
+    pub commented_on: DateTime<Utc>,
+    /// Profile id of the author.
+    pub commented_by: Option<Uuid>,
+    /// Model name, e.g. `lead`.
+    pub content_type: String,
+    pub object_id: Uuid,
+    pub org: Uuid,
+    pub created_at: DateTime<Utc>,
+}
+
+const COMMENT_COLUMNS: &str =
+    "c.id, c.comment, c.commented_on, c.commented_by_id AS commented_by, ct.model AS content_type,
+    c.object_id, c.org_id AS org, c.created_at";
+
+/// Comments of one record, newest first (for the modules' detail responses).
+pub async fn comments_of(
+    tx: &mut Tx,
+    org_id: Uuid,
+    target: &Target,
+    object_id: Uuid,
+    page: Page,
+) -> Result<Vec<CommentObj>, ApiError> {
+    let sql = format!(
+        "SELECT {COMMENT_COLUMNS} FROM comment c JOIN django_content_type ct ON ct.id = c.content_type_id
+         WHERE c.org_id = $1 AND c.object_id = $2 AND ct.app_label = $3 AND ct.model = $4
+         ORDER BY c.created_at DESC, c.id LIMIT $5 OFFSET $6"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(org_id)
+        .bind(object_id)
+        .bind(target.app_label)
+        .bind(target.model)
+        .bind(page.limit)
+        .bind(page.offset)
+        .fetch_all(&mut **tx)
+        .await?)
+}
+
+/// `{"error": true, "errors": ...}`, the envelope upstream's comment views answer with.
+pub fn envelope(status: StatusCode, errors: Value) -> ApiError {
+    ApiError::new(status, json!({"error": true, "errors": errors}))
+}
+
+fn no_permission() -> ApiError {
+    envelope(
+        StatusCode::FORBIDDEN,
+        json!("You don't have permission to perform this action"),
+    )
+}
+
+/// The comment text: present, not blank, at most 255 characters.
+fn comment_text(body: &Map<String, Value>, required: bool) -> Result<Option<String>, ApiError> {
+    let err = |m: &str| envelope(StatusCode::BAD_REQUEST, json!({"comment": [m]}));
+    match body.get("comment") {
+        None if required => Err(err("This field is required.")),
+        None => Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() => Err(err("This field may not be blank.")),
+        Some(Value::String(s)) if s.chars().count() > 255 => {
+            Err(err("Ensure this field has no more than 255 characters."))
+        }
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(Value::Null) => Err(err("This field may not be null.")),
+        Some(_) => Err(err("Not a valid string.")),
+    }
+}
+
+/// Adds a comment to a record the caller may see, e-mailing any org member it @mentions.
+/// Used by the comment endpoint and by the modules' detail POST forms.
+pub async fn add_comment(
+    state: &AppState,
+    t: &mut Tenant,
+    target: &Target,
+    object_id: Uuid,
+    text: &str,
+) -> Result<CommentObj, ApiError> {
+    let name = target.visible(t, object_id).await?;
+    insert_comment(state, t, target, object_id, &name, text).await
+}
+
+/// `add_comment` for a record already checked with `visible` (which gave `name`).
+async fn insert_comment(
+    state: &AppState,
+    t: &mut Tenant,
+    target: &Target,
+    object_id: Uuid,
+    name: &str,
+    text: &str,
+) -> Result<CommentObj, ApiError> {
+    let ct = target.content_type_id(&mut t.tx).await?;
+    let id = Uuid::new_v4();
+    let (now,): (DateTime<Utc>,) = sqlx::query_as(
+        "INSERT INTO comment (created_at, updated_at, id, object_id, comment, commented_on, content_type_id,
+                              created_by_id, updated_by_id, org_id, commented_by_id)
+         VALUES (now(), now(), $1, $2, $3, now(), $4, $5, $5, $6, $7) RETURNING created_at",
+    )
+    .bind(id)
+    .bind(object_id)
+    .bind(text)
+    .bind(ct)
+    .bind(t.user_id)
+    .bind(t.org_id)
+    .bind(t.profile_id)
+    .fetch_one(&mut *t.tx)
+    .await?;
+    activity::record(t, Action::Comment, target.entity_type, object_id, name).await?;
+    notify_mentions(state, t, target, object_id, name, text, &[]).await?;
+    Ok(CommentObj {
+        id,
+        comment: text.to_string(),
+        commented_on: now,
+        commented_by: Some(t.profile_id),
+        content_type: target.model.to_string(),
+        object_id,
+        org: t.org_id,
+        created_at: now,
+    })
+}
+
+async fn load_comment(t: &mut Tenant, target: &Target, id: Uuid) -> Result<CommentObj, ApiError> {
+    let sql = format!(
+        "SELECT {COMMENT_COLUMNS} FROM comment c JOIN django_content_type ct ON ct.id = c.content_type_id
+         WHERE c.id = $1 AND c.org_id = $2 AND ct.app_label = $3 AND ct.model = $4"
+    );
+    let row: Option<CommentObj> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .bind(t.org_id)
+        .bind(target.app_label)
+        .bind(target.model)
+        .fetch_optional(&mut *t.tx)
+        .await?;
+    row.ok_or_else(ApiError::not_found)
+}
+
+/// Lower-cased e-mail addresses written as `@user@example.com` in a comment.
+pub fn mentioned_emails(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut prev: Option<char> = None;
+    for (i, c) in text.char_indices() {
+        let starts = c == '@' && prev.is_none_or(|p| p.is_whitespace() || "([{<,;:'\"".contains(p));
+        prev = Some(c);
+        if !starts {
+            continue;
+        }
+        let rest = &text[i + 1..];
+        let end = rest
+            .find(|ch: char| ch.is_whitespace() || ",;:!?()[]{}<>'\"".contains(ch))
+            .unwrap_or(rest.len());
+        let candidate = rest[..end].trim_end_matches('.').to_lowercase();
+        if candidate.contains('@') && !out.contains(&candidate) {
+            out.push(candidate);
+        }
+    }
+    out
+}
+
+/// Enqueues a `mention` e-mail for each active org member named in `text` and not in `already`
+/// (the previous text of an edited comment), except the author.
+async fn notify_mentions(
+    state: &AppState,
+    t: &mut Tenant,
+    target: &Target,
+    object_id: Uuid,
+    name: &str,
+    text: &str,
+    already: &[String],
+) -> Result<(), ApiError> {
+    let emails: Vec<String> = mentioned_emails(text)
+        .into_iter()
+        .filter(|e| !already.contains(e))
+        .collect();
+    if emails.is_empty() {
+        return Ok(());
+    }
+    let members: Vec<(String,)> = sqlx::query_as(
+        "SELECT u.email FROM profile p JOIN users u ON u.id = p.user_id
+         WHERE p.org_id = $1 AND p.is_active AND u.is_active AND lower(u.email) = ANY($2) AND u.id <> $3",
+    )
+    .bind(t.org_id)
+    .bind(&emails)
+    .bind(t.user_id)
+    .fetch_all(&mut *t.tx)
+    .await?;
+    let url = format!(
+        "{}/{}/{}",
+        state.cfg.domain_name.trim_end_matches('/'),
+        target.segment,
+        object_id
+    );
+    for (to,) in members {
+        let context = json!({
+            "mentioned_by": t.email,
+            "comment": text,
+            "entity_type": target.entity_type,
+            "entity_id": object_id,
+            "entity_name": name,
+            "url": url,
+        });
+        jobs::enqueue(
+            &mut t.tx,
+            Some(t.org_id),
+            Job::Email {
+                template: "mention".into(),
+                to,
+                context,
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CommentList {
+    pub comments_count: i64,
+    pub comments: Vec<CommentObj>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CommentCreated {
+    pub error: bool,
+    pub message: String,
+    pub comment: CommentObj,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Message {
+    pub error: bool,
+    pub message: String,
+}
+
+impl Message {
+    pub fn ok(message: &str) -> Json<Message> {
+        Json(Message {
+            error: false,
+            message: message.into(),
+        })
+    }
+}
+
+/// Comments of a record the caller may see, newest first (`limit`/`offset`).
+#[utoipa::path(get, path = "/api/{module}/comment/{pk}/", tag = "comments", operation_id = "comments_list",
+    params(("module" = String, Path, description = "leads | accounts | contacts | opportunities | cases | tasks"),
+           ("pk" = Uuid, Path, description = "Record id"),
+           ("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query)),
+    security(("jwt" = []), ("api_key" = [])),
+    responses((status = 200, body = CommentList), (status = 404)))]
+pub async fn list(
+    target: &'static Target,
+    mut t: Tenant,
+    pk: String,
+    page: Page,
+) -> ApiResult<Json<CommentList>> {
+    let id = parse_id(&pk)?;
+    target.visible(&mut t, id).await?;
+    let (count,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM comment c JOIN django_content_type ct ON ct.id = c.content_type_id
+         WHERE c.org_id = $1 AND c.object_id = $2 AND ct.app_label = $3 AND ct.model = $4",
+    )
+    .bind(t.org_id)
+    .bind(id)
+    .bind(target.app_label)
+    .bind(target.model)
+    .fetch_one(&mut *t.tx)
+    .await?;
+    let comments = comments_of(&mut t.tx, t.org_id, target, id, page).await?;
+    t.commit().await?;
+    Ok(Json(CommentList {
+        comments_count: count,
+        comments,
+    }))
+}
+
+/// Adds a comment (`{"comment": "..."}`, JSON or form) to a record the caller may see.
+#[utoipa::path(post, path = "/api/{module}/comment/{pk}/", tag = "comments", operation_id = "comments_create",
+    params(("module" = String, Path, description = "leads | accounts | contacts | opportunities | cases | tasks"),
+           ("pk" = Uuid, Path, description = "Record id")),
+    request_body(content = Object, description = "`{\"comment\": \"Call back @ann@example.com\"}`"),
+    security(("jwt" = []), ("api_key" = [])),
+    responses((status = 201, body = CommentCreated),
+              (status = 400, description = "`{\"error\": true, \"errors\": {\"comment\": [...]}}`"),
+              (status = 404)))]
+pub async fn create(
+    target: &'static Target,
+    state: AppState,
+    mut t: Tenant,
+    pk: String,
+    body: Map<String, Value>,
+) -> ApiResult<(StatusCode, Json<CommentCreated>)> {
+    let id = parse_id(&pk)?;
+    let text = comment_text(&body, true)?.unwrap_or_default();
+    let comment = add_comment(&state, &mut t, target, id, &text).await?;
+    t.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CommentCreated {
+            error: false,
+            message: "Comment Submitted".into(),
+            comment,
+        }),
+    ))
+}
+
+/// A comment of this module in the caller's org that the caller may change (author or admin).
+async fn editable(
+    t: &mut Tenant,
+    target: &Target,
+    pk: &str,
+) -> Result<(Uuid, Uuid, String), ApiError> {
+    let id = parse_id(pk)?;
+    let c = load_comment(t, target, id).await?;
+    if !(t.is_admin() || c.commented_by == Some(t.profile_id)) {
+        return Err(no_permission());
+    }
+    Ok((id, c.object_id, c.comment))
+}
+
+/// Edits a comment's text (PUT: `comment` required; PATCH: optional). Only the text changes:
+/// author, record and org are not writable.
+#[utoipa::path(put, path = "/api/{module}/comment/{pk}/", tag = "comments", operation_id = "comments_update",
+    params(("module" = String, Path, description = "leads | accounts | contacts | opportunities | cases | tasks"),
+           ("pk" = Uuid, Path, description = "Comment id")),
+    request_body(content = Object, description = "`{\"comment\": \"...\"}`"),
+    security(("jwt" = []), ("api_key" = [])),
+    responses((status = 200, body = Message, description = "`Comment Submitted`"),
+              (status = 400), (status = 403), (status = 404)))]
+pub async fn update(
+    target: &'static Target,
+    state: AppState,
+    mut t: Tenant,
+    pk: String,
+    body: Map<String, Value>,
+    put: bool,
+) -> ApiResult<Json<Message>> {
+    let (id, object_id, old) = editable(&mut t, target, &pk).await?;
+    if let Some(text) = comment_text(&body, put)? {
+        sqlx::query(
+            "UPDATE comment SET comment = $3, updated_at = now(), updated_by_id = $4 WHERE id = $1 AND org_id = $2",
+        )
+        .bind(id)
+        .bind(t.org_id)
+        .bind(&text)
+        .bind(t.user_id)
+        .execute(&mut *t.tx)
+        .await?;
+        let name = entity_name(&mut t, target, object_id).await?;
+        notify_mentions(
+            &state,
+            &mut t,
+            target,
+            object_id,
+            &name,
+            &text,
+            &mentioned_emails(&old),
+        )
+        .await?;
+    }
+    t.commit().await?;
+    Ok(Message::ok(if put {
+        "Comment Submitted"
+    } else {
+        "Comment Updated"
+    }))
+}
+
+/// PATCH: like PUT with `comment` optional; answers `Comment Updated`.
+#[utoipa::path(patch, path = "/api/{module}/comment/{pk}/", tag = "comments", operation_id = "comments_patch",
+    params(("module" = String, Path, description = "leads | accounts | contacts | opportunities | cases | tasks"),
+           ("pk" = Uuid, Path, description = "Comment id")),
+    request_body(content = Object, description = "`{\"comment\": \"...\"}`"),
+    security(("jwt" = []), ("api_key" = [])),
+    responses((status = 200, body = Message), (status = 400), (status = 403), (status = 404)))]
+pub async fn patch(
+    target: &'static Target,
+    state: AppState,
+    t: Tenant,
+    pk: String,
+    body: Map<String, Value>,
+) -> ApiResult<Json<Message>> {
+    update(target, state, t, pk, body, false).await
+}
+
+/// The record's name without the visibility rule (an author keeps their comments).
+async fn entity_name(t: &mut Tenant, target: &Target, id: Uuid) -> Result<String, ApiError> {
+    let sql = format!(
+        "SELECT COALESCE({}, '')::text FROM {} e WHERE e.id = $1 AND e.org_id = $2",
+        target.name_sql, target.table
+    );
+    let row: Option<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .bind(t.org_id)
+        .fetch_optional(&mut *t.tx)
+        .await?;
+    Ok(row.map(|r| r.0).unwrap_or_default())
+}
+
+#[utoipa::path(delete, path = "/api/{module}/comment/{pk}/", tag = "comments", operation_id = "comments_delete",
+    params(("module" = String, Path, description = "leads | accounts | contacts | opportunities | cases | tasks"),
+           ("pk" = Uuid, Path, description = "Comment id")),
+    security(("jwt" = []), ("api_key" = [])),
+    responses((status = 200, body = Message, description = "`Comment Deleted Successfully`"),
+              (status = 403), (status = 404)))]
+pub async fn delete(
+    target: &'static Target,
+    mut t: Tenant,
+    pk: String,
+) -> ApiResult<Json<Message>> {
+    let (id, _, _) = editable(&mut t, target, &pk).await?;
+    sqlx::query("DELETE FROM comment WHERE id = $1 AND org_id = $2")
+        .bind(id)
+        .bind(t.org_id)
+        .execute(&mut *t.tx)
+        .await?;
+    t.commit().await?;
+    Ok(Message::ok("Comment Deleted Successfully"))
+}
+
+/// Removes a record's comments and attachment rows (the generic tables have no foreign key to
+/// cascade). Returns the storage keys to delete once the transaction has committed.
+pub async fn delete_all_for(
+    tx: &mut Tx,
+    org_id: Uuid,
+    target: &Target,
+    object_id: Uuid,
+) -> Result<Vec<String>, ApiError> {
+    let ct = target.content_type_id(tx).await?;
+    sqlx::query(
+        "DELETE FROM comment WHERE org_id = $1 AND content_type_id = $2 AND object_id = $3",
+    )
+    .bind(org_id)
+    .bind(ct)
+    .bind(object_id)
+    .execute(&mut **tx)
+    .await?;
+    let keys: Vec<(String,)> = sqlx::query_as(
+        "DELETE FROM attachments WHERE org_id = $1 AND content_type_id = $2 AND object_id = $3 RETURNING attachment",
+    )
+    .bind(org_id)
+    .bind(ct)
+    .bind(object_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(keys.into_iter().map(|k| k.0).collect())
+}
+
+/// Everything a detail view shows under a record: its comments and attachments (all of them,
+/// up to the page cap).
+pub async fn comments_and_attachments(
+    state: &AppState,
+    tx: &mut Tx,
+    org_id: Uuid,
+    target: &Target,
+    object_id: Uuid,
+) -> Result<(Vec<CommentObj>, Vec<attachments::AttachmentObj>), ApiError> {
+    let all = Page {
+        limit: MAX_LIMIT,
+        offset: 0,
+    };
+    let comments = comments_of(tx, org_id, target, object_id, all).await?;
+    let files = attachments::attachments_of(state, tx, org_id, target, object_id, all).await?;
+    Ok((comments, files))
+}
+
+/// The routes of every target: comments, attachments and attachment downloads.
+/// Plus the attachment download route of invoices (whose other routes are their own).
+pub fn routes() -> Router<AppState> {
+    TARGETS
+        .iter()
+        .fold(Router::new(), |r, target| r.merge(target_routes(target)))
+        .route(
+            "/api/invoices/attachment/{pk}/download/",
+            download_route(&INVOICES),
+        )
+}
+
+fn download_route(tg: &'static Target) -> axum::routing::MethodRouter<AppState> {
+    get(
+        move |State(s): State<AppState>, t: Tenant, Path(pk): Path<String>| {
+            attachments::download(tg, s, t, pk)
+        },
+    )
+}
+
+fn target_routes(tg: &'static Target) -> Router<AppState> {
+    let comment = get(move |t: Tenant, Path(pk): Path<String>, page: Page| list(tg, t, pk, page))
+        .post(
+            move |State(s): State<AppState>,
+                  t: Tenant,
+                  Path(pk): Path<String>,
+                  JsonBody(b): JsonBody| { create(tg, s, t, pk, b) },
+        )
+        .put(
+            move |State(s): State<AppState>,
+                  t: Tenant,
+                  Path(pk): Path<String>,
+                  JsonBody(b): JsonBody| { update(tg, s, t, pk, b, true) },
+        )
+        .patch(
+            move |State(s): State<AppState>,
+                  t: Tenant,
+                  Path(pk): Path<String>,
+                  JsonBody(b): JsonBody| { patch(tg, s, t, pk, b) },
+        )
+        .delete(move |t: Tenant, Path(pk): Path<String>| delete(tg, t, pk));
+    let attachment = attachments::method_router(tg);
+    let download = download_route(tg);
+    Router::new()
+        .route(&format!("/api/{}/comment/{{pk}}/", tg.segment), comment)
+        .route(
+            &format!("/api/{}/attachment/{{pk}}/", tg.segment),
+            attachment,
+        )
+        .route(
+            &format!("/api/{}/attachment/{{pk}}/download/", tg.segment),
+            download,
+        )
+}
+
+/// Handles upstream's detail form `POST /api/<module>/<pk>/`: a `comment` and/or a file in
+/// `<model>_attachment` (or `attachment`). For the modules' detail handlers.
+pub async fn detail_post(
+    state: &AppState,
+    t: &mut Tenant,
+    target: &Target,
+    object_id: Uuid,
+    mut form: crate::storage::FormData,
+) -> Result<(), ApiError> {
+    let name = target.visible(t, object_id).await?;
+    if form.fields.contains_key("comment") {
+        let text = comment_text(&form.fields, true)?.unwrap_or_default();
+        insert_comment(state, t, target, object_id, &name, &text).await?;
+    }
+    let field = format!("{}_attachment", target.model);
+    if let Some(file) = form.take_file(&[field.as_str(), "attachment"]) {
+        attachments::attach(state, t, target, object_id, file).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_mentions() {
+        assert_eq!(
+            mentioned_emails("Hi @Ann@Example.com, see @bob@x.io. Mail me@x.io or @nobody"),
+            vec!["ann@example.com", "bob@x.io"]
+        );
+        assert_eq!(mentioned_emails("(@a@b.c) @a@b.c"), vec!["a@b.c"]);
+        assert!(mentioned_emails("no mentions here").is_empty());
+    }
+}

@@ -1,0 +1,96 @@
+//! What each job does. Runs inside the job's tenant transaction (`tx`); the worker commits it
+//! together with the job's completion.
+
+use std::time::Duration;
+
+use anyhow::bail;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::Job;
+use crate::db::tenant::Tx;
+use crate::mail::{self, Envelope, Mailer};
+
+pub(crate) struct JobContext<'a> {
+    pub tx: &'a mut Tx,
+    pub pool: &'a PgPool,
+    pub mailer: &'a Mailer,
+    pub job_id: Uuid,
+    pub org_id: Option<Uuid>,
+}
+
+/// How long finished things are kept before `PurgeExpired` deletes them.
+const DONE_JOBS_KEPT: &str = "7 days";
+const MAIL_LEDGER_KEPT: &str = "30 days";
+const RESET_TOKENS_KEPT: &str = "1 day";
+
+pub(crate) async fn run(ctx: &mut JobContext<'_>, job: Job) -> anyhow::Result<()> {
+    match job {
+        Job::ActivationEmail { email, link, .. } => {
+            send(ctx, "activation", &email, json!({ "link": link })).await
+        }
+        Job::Email {
+            template,
+            to,
+            context,
+        } => send(ctx, &template, &to, context).await,
+        Job::PurgeExpired => purge(ctx).await,
+        Job::Noop { sleep_ms, fail } => {
+            if sleep_ms > 0 {
+                tokio::time::sleep(Duration::from_millis(sleep_ms)).await;
+            }
+            match fail {
+                Some(msg) => bail!("{msg}"),
+                None => Ok(()),
+            }
+        }
+    }
+}
+
+/// One e-mail per job: the job id is the idempotency key.
+async fn send(
+    ctx: &mut JobContext<'_>,
+    template: &str,
+    to: &str,
+    context: Value,
+) -> anyhow::Result<()> {
+    let rendered = mail::templates::render(template, &context, ctx.mailer.site_url())?;
+    let key = format!("job:{}", ctx.job_id);
+    let env = Envelope {
+        to,
+        idempotency_key: &key,
+        org_id: ctx.org_id,
+        job_id: Some(ctx.job_id),
+    };
+    ctx.mailer.send(ctx.pool, &env, &rendered).await?;
+    Ok(())
+}
+
+async fn purge(ctx: &mut JobContext<'_>) -> anyhow::Result<()> {
+    let statements = [
+        "DELETE FROM session_token WHERE expires_at < now()".to_string(),
+        format!(
+            "DELETE FROM password_reset_token WHERE expires_at < now() - interval '{RESET_TOKENS_KEPT}'"
+        ),
+        format!(
+            "DELETE FROM jobs WHERE status = 'done' AND finished_at < now() - interval '{DONE_JOBS_KEPT}'"
+        ),
+        format!("DELETE FROM mail_outbox WHERE created_at < now() - interval '{MAIL_LEDGER_KEPT}'"),
+    ];
+    let mut deleted = Vec::new();
+    for sql in statements {
+        let r = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&mut **ctx.tx)
+            .await?;
+        deleted.push(r.rows_affected());
+    }
+    tracing::info!(
+        sessions = deleted[0],
+        reset_tokens = deleted[1],
+        jobs = deleted[2],
+        mails = deleted[3],
+        "purged expired data"
+    );
+    Ok(())
+}

@@ -1,0 +1,158 @@
+//! E-mail: templates (HTML + text, embedded in the binary) and transports. Every e-mail is sent
+//! from a job (see `jobs`), never from a request, so a rolled-back request sends nothing.
+//!
+//! Transports: `outbox` (default: the message is stored in `mail_outbox` and logged; nothing
+//! leaves the machine) and `smtp` (STARTTLS, TLS or plain, with optional auth; also Amazon SES
+//! through its SMTP interface). Both record each message in `mail_outbox` under an idempotency
+//! key, and a key already recorded is not sent again, so a retried job sends one copy.
+
+mod smtp;
+pub mod templates;
+
+use anyhow::Context;
+use lettre::message::{Mailbox, MultiPart};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+pub use smtp::{SmtpSettings, Tls};
+pub use templates::Rendered;
+
+enum Transport {
+    Outbox,
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+}
+
+/// Sends rendered e-mails through the configured transport.
+pub struct Mailer {
+    transport: Transport,
+    from: Mailbox,
+    /// Base URL of the web app, given to templates as `site_url`.
+    site_url: String,
+}
+
+/// Who an e-mail is for and which job sends it (for the ledger).
+pub struct Envelope<'a> {
+    pub to: &'a str,
+    pub idempotency_key: &'a str,
+    pub org_id: Option<Uuid>,
+    pub job_id: Option<Uuid>,
+}
+
+impl Mailer {
+    /// Stores e-mails in `mail_outbox` and the log only.
+    pub fn outbox(from: &str, site_url: &str) -> anyhow::Result<Mailer> {
+        Ok(Mailer {
+            transport: Transport::Outbox,
+            from: parse_from(from)?,
+            site_url: site_url.into(),
+        })
+    }
+
+    pub fn smtp(settings: &SmtpSettings, from: &str, site_url: &str) -> anyhow::Result<Mailer> {
+        Ok(Mailer {
+            transport: Transport::Smtp(settings.transport()?),
+            from: parse_from(from)?,
+            site_url: site_url.into(),
+        })
+    }
+
+    /// `smtp` when EMAIL_URL or EMAIL_HOST is set, else `outbox`.
+    pub fn from_env(cfg: &crate::Config) -> anyhow::Result<Mailer> {
+        match SmtpSettings::from_env()? {
+            Some(s) => Self::smtp(&s, &cfg.default_from_email, &cfg.domain_name),
+            None => Self::outbox(&cfg.default_from_email, &cfg.domain_name),
+        }
+    }
+
+    pub fn transport_name(&self) -> &'static str {
+        match self.transport {
+            Transport::Outbox => "outbox",
+            Transport::Smtp(_) => "smtp",
+        }
+    }
+
+    pub fn site_url(&self) -> &str {
+        &self.site_url
+    }
+
+    /// Sends `mail` unless its idempotency key is already in the ledger. Returns false when it
+    /// was skipped as a duplicate. The ledger row is written right after the transport accepted
+    /// the message, outside any job transaction, so it survives the job failing afterwards.
+    pub async fn send(
+        &self,
+        pool: &PgPool,
+        env: &Envelope<'_>,
+        mail: &Rendered,
+    ) -> anyhow::Result<bool> {
+        let (sent,): (bool,) =
+            sqlx::query_as("SELECT EXISTS (SELECT 1 FROM mail_outbox WHERE idempotency_key = $1)")
+                .bind(env.idempotency_key)
+                .fetch_one(pool)
+                .await?;
+        if sent {
+            tracing::info!(
+                key = env.idempotency_key,
+                "e-mail already sent; not sending again"
+            );
+            return Ok(false);
+        }
+        // A stable Message-ID lets receiving systems drop a duplicate too.
+        let domain = self.from.email.domain().to_string();
+        let message_id = format!("<{}@{domain}>", env.idempotency_key.replace(':', "."));
+        match &self.transport {
+            Transport::Outbox => {
+                tracing::info!(target: "bottlecrm::outbox", to = env.to, subject = %mail.subject,
+                    body = %mail.text, "e-mail stored in the outbox (EMAIL_URL not set)");
+            }
+            Transport::Smtp(t) => {
+                let to: Mailbox = env
+                    .to
+                    .parse()
+                    .with_context(|| format!("invalid recipient {:?}", env.to))?;
+                let msg = Message::builder()
+                    .from(self.from.clone())
+                    .to(to)
+                    .subject(&mail.subject)
+                    .message_id(Some(message_id.clone()))
+                    .multipart(MultiPart::alternative_plain_html(
+                        mail.text.clone(),
+                        mail.html.clone(),
+                    ))?;
+                t.send(msg).await.context("SMTP send failed")?;
+                tracing::info!(to = env.to, subject = %mail.subject, "e-mail sent over SMTP");
+            }
+        }
+        // Over SMTP the ledger keeps no bodies: they can hold secrets (reset links) and the
+        // mail server has the message. The outbox transport keeps them: they are the message.
+        let (text, html) = match self.transport {
+            Transport::Outbox => (mail.text.as_str(), mail.html.as_str()),
+            Transport::Smtp(_) => ("", ""),
+        };
+        sqlx::query(
+            "INSERT INTO mail_outbox (id, idempotency_key, tenant_org_id, job_id, transport, from_addr, to_addr,
+                                      subject, text_body, html_body, message_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+             ON CONFLICT (idempotency_key) DO NOTHING",
+        )
+        .bind(Uuid::new_v4())
+        .bind(env.idempotency_key)
+        .bind(env.org_id)
+        .bind(env.job_id)
+        .bind(self.transport_name())
+        .bind(self.from.to_string())
+        .bind(env.to)
+        .bind(&mail.subject)
+        .bind(text)
+        .bind(html)
+        .bind(&message_id)
+        .execute(pool)
+        .await?;
+        Ok(true)
+    }
+}
+
+fn parse_from(from: &str) -> anyhow::Result<Mailbox> {
+    from.parse()
+        .with_context(|| format!("DEFAULT_FROM_EMAIL {from:?} is not a valid address"))
+}

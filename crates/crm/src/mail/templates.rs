@@ -1,0 +1,183 @@
+//! E-mail templates, embedded in the binary. Each e-mail has a subject, a plain-text body and an
+//! HTML body (autoescaped). Every template also gets `app_name` and `site_url` (DOMAIN_NAME).
+//! Undefined variables are errors (the job fails with the template's name), never blank text.
+//!
+//! Templates and the context each expects:
+//! - `activation`: `link`
+//! - `password_reset`: `link`, `expires_minutes`
+//! - `assignment`: `module` ("Lead", "Account", "Contact", "Opportunity", "Case", "Task",
+//!   "Invoice", "Event", ...), `name`, `url` (full) or `path` (appended to `site_url`),
+//!   optional `assigned_by`
+//! - `mention`: `module`, `name`, `url` or `path`, `commented_by`, optional `comment`
+//! - `account_status`: `active` (bool), `org_name`, optional `changed_by`
+//! - `user_removed`: `org_name`, optional `removed_by`
+
+use std::sync::LazyLock;
+
+use anyhow::{Context, bail};
+use minijinja::{Environment, UndefinedBehavior};
+use serde_json::{Value, json};
+
+/// Template name -> subject (a template too).
+const SUBJECTS: &[(&str, &str)] = &[
+    ("activation", "Activate your {{ app_name }} account"),
+    ("password_reset", "Reset your {{ app_name }} password"),
+    (
+        "assignment",
+        "You were assigned to the {{ module|lower }} {{ name }}",
+    ),
+    (
+        "mention",
+        "{{ commented_by }} mentioned you on the {{ module|lower }} {{ name }}",
+    ),
+    (
+        "account_status",
+        "Your {{ app_name }} account was {{ 'activated' if active else 'deactivated' }}",
+    ),
+    (
+        "user_removed",
+        "You were removed from {{ org_name }} on {{ app_name }}",
+    ),
+];
+
+macro_rules! bodies {
+    ($($name:literal),*) => {
+        &[$(
+            (concat!($name, ".txt"), include_str!(concat!("templates/", $name, ".txt"))),
+            (concat!($name, ".html"), include_str!(concat!("templates/", $name, ".html"))),
+        )*]
+    };
+}
+
+const FILES: &[(&str, &str)] = bodies!(
+    "activation",
+    "password_reset",
+    "assignment",
+    "mention",
+    "account_status",
+    "user_removed"
+);
+
+static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.add_template("base.html", include_str!("templates/base.html"))
+        .expect("base.html parses");
+    env.add_template("button.html", include_str!("templates/button.html"))
+        .expect("button.html parses");
+    for (name, src) in FILES {
+        env.add_template(name, src).expect("e-mail template parses");
+    }
+    for (name, src) in SUBJECTS {
+        env.add_template_owned(format!("{name}.subject"), *src)
+            .expect("subject parses");
+    }
+    env
+});
+
+/// The names callers may use in `Job::Email { template, .. }`.
+pub fn names() -> impl Iterator<Item = &'static str> {
+    SUBJECTS.iter().map(|(n, _)| *n)
+}
+
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// Renders template `name` with `context` (a JSON object).
+pub fn render(name: &str, context: &Value, site_url: &str) -> anyhow::Result<Rendered> {
+    if !names().any(|n| n == name) {
+        bail!("unknown e-mail template {name:?}");
+    }
+    let mut ctx = match context {
+        Value::Object(m) => m.clone(),
+        Value::Null => Default::default(),
+        _ => bail!("e-mail context for {name:?} must be a JSON object"),
+    };
+    ctx.insert("app_name".into(), json!("BottleCRM"));
+    ctx.insert("site_url".into(), json!(site_url.trim_end_matches('/')));
+    if !ctx.contains_key("link") {
+        let link = match (ctx.get("url"), ctx.get("path")) {
+            (Some(Value::String(u)), _) => Some(u.clone()),
+            (_, Some(Value::String(p))) => Some(format!("{}{p}", site_url.trim_end_matches('/'))),
+            _ => None,
+        };
+        if let Some(link) = link {
+            ctx.insert("link".into(), json!(link));
+        }
+    }
+    let render_one = |file: String, ctx: &serde_json::Map<String, Value>| {
+        ENV.get_template(&file)
+            .and_then(|t| t.render(minijinja::value::Serde(ctx)))
+            .with_context(|| format!("rendering e-mail template {file}"))
+    };
+    let subject = render_one(format!("{name}.subject"), &ctx)?;
+    // Header injection is impossible (lettre encodes headers), but keep subjects on one line.
+    let subject = subject.split_whitespace().collect::<Vec<_>>().join(" ");
+    ctx.insert("subject".into(), json!(subject));
+    Ok(Rendered {
+        text: render_one(format!("{name}.txt"), &ctx)?,
+        html: render_one(format!("{name}.html"), &ctx)?,
+        subject,
+    })
+}
+
+/// A context that satisfies every variable of `name`, for tests and previews.
+pub fn sample_context(name: &str) -> Value {
+    match name {
+        "activation" => json!({"link": "https://crm.example.com/activate/abc"}),
+        "password_reset" => {
+            json!({"link": "https://crm.example.com/reset/abc", "expires_minutes": 60})
+        }
+        "assignment" => {
+            json!({"module": "Lead", "name": "ACME <renewal>", "path": "/leads/1", "assigned_by": "ann@example.com"})
+        }
+        "mention" => {
+            json!({"module": "Case", "name": "Outage", "path": "/cases/1", "commented_by": "bob@example.com", "comment": "@you look <here>"})
+        }
+        "account_status" => {
+            json!({"active": false, "org_name": "ACME", "changed_by": "ann@example.com"})
+        }
+        "user_removed" => json!({"org_name": "ACME", "removed_by": "ann@example.com"}),
+        _ => json!({}),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_renders_and_escapes_html() {
+        for name in names() {
+            let r = render(name, &sample_context(name), "https://crm.example.com/").unwrap();
+            assert!(!r.subject.is_empty() && !r.text.is_empty(), "{name}");
+            assert!(r.html.contains("<html"), "{name}");
+            assert!(
+                !r.html.contains("<renewal>") && !r.html.contains("<here>"),
+                "{name}"
+            );
+        }
+        let r = render(
+            "assignment",
+            &sample_context("assignment"),
+            "https://crm.example.com",
+        )
+        .unwrap();
+        assert_eq!(r.subject, "You were assigned to the lead ACME <renewal>");
+        assert!(r.text.contains("https://crm.example.com/leads/1"));
+        assert!(r.html.contains("ACME &lt;renewal&gt;"));
+    }
+
+    #[test]
+    fn missing_variables_and_unknown_templates_are_errors() {
+        assert!(render("assignment", &json!({"module": "Lead"}), "").is_err());
+        assert!(render("nope", &json!({}), "").is_err());
+        // Optional variables may be left out.
+        let r = render("user_removed", &json!({"org_name": "ACME"}), "").unwrap();
+        assert!(r.text.contains("removed from ACME on BottleCRM.\n"));
+    }
+}
