@@ -23,7 +23,7 @@ RESEED=${RESEED:-1}
 OUT=${OUT:-bench/results}
 BASE="http://127.0.0.1:$PORT"
 mkdir -p "$OUT"
-export DATABASE_URL="$PGURL/$DB" SECRET_KEY=bench-secret-key DB_MAX_CONNECTIONS=${DB_MAX_CONNECTIONS:-20}
+export DATABASE_URL="$PGURL/$DB" SECRET_KEY=bench-secret-key DB_MAX_CONNECTIONS=${DB_MAX_CONNECTIONS:-4}
 
 if [ "$RESEED" = 1 ]; then
     psql "$PGURL/postgres" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
@@ -80,7 +80,7 @@ EOF
 start_server "warn,sqlx::query=trace"
 first=$(echo "$SIZES" | awk '{print $1}')
 TOKEN=$(login "bench$first@example.com")
-ID=$(lead_ids "$TOKEN" | head -1)
+ID=$(lead_ids "$TOKEN" | sed -n 1p)
 count_sql() { # $1: label, then curl args
     local label=$1; shift
     local before; before=$(grep -c 'summary' "$OUT/server.log" || true)
@@ -124,7 +124,14 @@ for n in $SIZES; do
     run "PATCH" -s "$OUT/patch.lua" "$BASE"
     run "POST create" -s "$OUT/create.lua" "$BASE/api/leads/"
     # Keep the org at its size for the next run.
-    psql "$PGURL/$DB" -qc "DELETE FROM activity WHERE entity_name IN ('Bench lead', 'q')" \
-        -c "DELETE FROM lead WHERE title IN ('Bench lead', 'q')"
+    psql "$PGURL/$DB" -q <<'SQL'
+CREATE TEMP TABLE gone AS SELECT id FROM lead WHERE title IN ('Bench lead', 'q');
+DELETE FROM activity WHERE entity_id IN (SELECT id FROM gone);
+DELETE FROM lead_assigned_to WHERE lead_id IN (SELECT id FROM gone);
+DELETE FROM lead_tags WHERE lead_id IN (SELECT id FROM gone);
+DELETE FROM lead_teams WHERE lead_id IN (SELECT id FROM gone);
+DELETE FROM lead_contacts WHERE lead_id IN (SELECT id FROM gone);
+DELETE FROM lead WHERE id IN (SELECT id FROM gone);
+SQL
 done
 echo "peak RSS (VmHWM): $(( $(hwm_kb) / 1024 )) MB" | tee -a "$OUT/results.md"

@@ -204,7 +204,7 @@ async fn notify_assigned(
         let job = Job::Email {
             template: "assignment".into(),
             to: email,
-            context: json!({"entity_type": "Lead", "entity_id": lead, "entity_name": name, "assigned_by": by}),
+            context: json!({"module": "Lead", "name": name, "path": format!("/leads/{lead}"), "assigned_by": by}),
         };
         jobs::enqueue(tx, Some(org), job).await?;
     }
@@ -505,6 +505,8 @@ const EXPORT_CHUNK: i64 = 1000;
 
 struct ExportState {
     t: Tenant,
+    with: String,
+    from: String,
     cond: String,
     binds: Vec<Bind>,
     after: Option<(DateTime<Utc>, Uuid)>,
@@ -527,10 +529,12 @@ pub async fn export(t: Tenant, q: RawQuery) -> ApiResult<Response> {
     let v = viewer(&t);
     let mut sql = Sql::default();
     sql.p(Bind::Uuid(v.org_id));
-    let (cond, _) = model::filters(&q, &mut sql, &v)?;
+    let filter = model::filters(&q, &mut sql, &v)?;
     let state = ExportState {
         t,
-        cond,
+        with: filter.with(""),
+        from: filter.from,
+        cond: filter.cond,
         binds: sql.binds,
         after: None,
         started: false,
@@ -583,12 +587,14 @@ async fn export_chunk(s: &mut ExportState) -> Result<Vec<u8>, sqlx::Error> {
     }
     let cols: Vec<String> = dto::field_names().map(|f| format!("l.{f}::text")).collect();
     let text = format!(
-        "SELECT l.created_at, l.id, {},
+        "{}SELECT l.created_at, l.id, {},
                 (SELECT string_agg(u.email, ' ' ORDER BY a.id) FROM lead_assigned_to a
                  JOIN profile p ON p.id = a.profile_id JOIN users u ON u.id = p.user_id WHERE a.lead_id = l.id),
                 crm_ts(l.created_at)
-         FROM lead l WHERE {cond} ORDER BY l.created_at DESC, l.id DESC LIMIT {EXPORT_CHUNK}",
-        cols.join(", ")
+         FROM {} WHERE {cond} ORDER BY l.created_at DESC, l.id DESC LIMIT {EXPORT_CHUNK}",
+        s.with,
+        cols.join(", "),
+        s.from
     );
     let rows = model::run(text, binds).fetch_all(&mut *s.t.tx).await?;
     let mut out = Vec::new();

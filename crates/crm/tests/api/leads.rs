@@ -341,6 +341,7 @@ async fn leads_user_sees_and_edits_only_own_assigned_or_team() {
             .collect()
     };
     let res = app.get("/api/leads/", Some(&u1.access)).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     assert_eq!(titles(&res), vec!["to u1", "u1 own"]);
     assert_eq!(res.body["open_leads"]["leads_count"], 2);
     let res = app.get("/api/leads/", Some(&u2.access)).await;
@@ -1019,6 +1020,21 @@ async fn leads_assignment_mail_goes_to_newly_assigned_only() {
         json!({"title": "n", "assigned_to": [u1.profile_id]}),
     )
     .await;
+    // The create queued one assignment e-mail, to u1, in its transaction.
+    let jobs: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT payload->>'template', payload->>'to', payload->'context'->>'path' FROM jobs WHERE kind = 'email'",
+    )
+    .fetch_all(&app.db.admin)
+    .await
+    .unwrap();
+    assert_eq!(
+        jobs,
+        vec![(
+            "assignment".into(),
+            "n1@example.com".into(),
+            format!("/leads/{id}")
+        )]
+    );
     let mut tx = crm::db::tenant::begin(&app.db.app, Some(admin.org_id), None)
         .await
         .unwrap();
