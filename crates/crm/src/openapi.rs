@@ -51,7 +51,7 @@ impl Modify for Security {
         api_settings::list, api_settings::create, api_settings::detail, api_settings::put, api_settings::patch,
         api_settings::delete,
         activity::list, audit::list, dashboard::dashboard,
-        leads::list, leads::create, leads::detail, leads::put, leads::patch, leads::delete, leads::upload,
+        leads::list, leads::create, leads::detail, leads::detail_post, leads::put, leads::patch, leads::delete, leads::upload,
         leads::export, leads::create_from_site,
         documents::list, documents::create, documents::detail, documents::put, documents::patch,
         documents::delete, documents::download,

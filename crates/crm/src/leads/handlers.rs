@@ -20,6 +20,7 @@ use super::service;
 use crate::auth::ClientIp;
 use crate::common::activity::{self, Action};
 use crate::common::choices::{COUNTRIES, INDUSTRIES, pairs_json};
+use crate::common::comments;
 use crate::db::Tenant;
 use crate::db::tenant::{self, Tx};
 use crate::error::{ApiError, ApiResult, FieldErrors};
@@ -29,6 +30,7 @@ use crate::http::parse_id;
 use crate::http::query::RawQuery;
 use crate::jobs::{self, Job};
 use crate::state::AppState;
+use crate::storage::FormData;
 
 fn viewer(t: &Tenant) -> Viewer {
     Viewer {
@@ -117,6 +119,31 @@ pub async fn list(mut t: Tenant, q: RawQuery, page: Page) -> ApiResult<Response>
     responses((status = 200, body = dto::LeadDetailResponse), (status = 403), (status = 404)))]
 pub async fn detail(mut t: Tenant, Path(id): Path<String>) -> ApiResult<Response> {
     let id = parse_id(&id)?;
+    let v = viewer(&t);
+    let (allowed, body) = model::detail_json(&mut t.tx, &v, id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    t.commit().await?;
+    match (allowed, body) {
+        (true, Some(body)) => Ok(raw_json(body, detail_tail())),
+        _ => Err(no_permission()),
+    }
+}
+
+/// Upstream's detail form: `POST /api/leads/<id>/` with a `comment` and/or a `lead_attachment`
+/// file (multipart or JSON); answers with the lead's detail, like GET.
+#[utoipa::path(post, path = "/api/leads/{id}/", tag = "leads", params(("id" = Uuid, Path)),
+    security(("jwt" = []), ("api_key" = [])),
+    request_body(content_type = "multipart/form-data", description = "`comment` and/or a `lead_attachment` file"),
+    responses((status = 200, description = "The lead detail, as GET"), (status = 400), (status = 404), (status = 413)))]
+pub async fn detail_post(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    form: FormData,
+) -> ApiResult<Response> {
+    let id = parse_id(&id)?;
+    let mut t = form.tenant(&state).await?;
+    comments::detail_post(&state, &mut t, &comments::LEADS, id, form).await?;
     let v = viewer(&t);
     let (allowed, body) = model::detail_json(&mut t.tx, &v, id)
         .await?

@@ -27,6 +27,12 @@ pub fn routes() -> Router<AppState> {
         .route("/api/leads/export/", get(h::export))
         .route(
             "/api/leads/{id}/",
-            get(h::detail).put(h::put).patch(h::patch).delete(h::delete),
+            get(h::detail)
+                .put(h::put)
+                .patch(h::patch)
+                .delete(h::delete)
+                // The detail form carries files: its limit is the upload limit, checked while
+                // the body streams in, not the JSON one.
+                .merge(post(h::detail_post).layer(DefaultBodyLimit::disable())),
         )
 }

@@ -1055,3 +1055,53 @@ async fn leads_assignment_mail_goes_to_newly_assigned_only() {
         .unwrap();
     assert!(to.is_empty(), "nothing new the second time");
 }
+
+#[tokio::test]
+async fn detail_form_post_adds_comment_and_attachment() {
+    use crate::documents::send_multipart;
+    use axum::http::Method;
+    let app = TestApp::new().await;
+    let admin = app.admin("form@example.com").await;
+    let user = app
+        .member(admin.org_id, "form-user@example.com", "USER")
+        .await;
+    let id = create(&app, &admin, json!({"first_name": "Ada", "title": "Lead"})).await;
+    let path = format!("/api/leads/{id}/");
+    let res = send_multipart(
+        &app,
+        Method::POST,
+        &path,
+        &admin.access,
+        &[("comment", "Called, interested")],
+        &[("lead_attachment", "notes.txt", b"call notes")],
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    assert_eq!(res.body["lead_obj"]["id"], id.to_string());
+    assert_eq!(res.body["comments"][0]["comment"], "Called, interested");
+    assert_eq!(res.body["attachments"][0]["file_name"], "notes.txt");
+    // A USER who cannot see the lead adds nothing.
+    let res = send_multipart(
+        &app,
+        Method::POST,
+        &path,
+        &user.access,
+        &[("comment", "x")],
+        &[],
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+    // The JSON body limit still holds for PUT on the same path.
+    let big = json!({"first_name": "x".repeat(2 * 1024 * 1024)});
+    let res = app.put(&path, Some(&admin.access), &big).await;
+    assert_eq!(res.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM comment WHERE object_id = $1",
+            id
+        )
+        .await,
+        1
+    );
+}
