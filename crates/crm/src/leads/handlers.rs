@@ -356,7 +356,11 @@ pub async fn patch(
 #[utoipa::path(delete, path = "/api/leads/{id}/", tag = "leads", security(("jwt" = []), ("api_key" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 200, body = dto::MessageResponse), (status = 403), (status = 404)))]
-pub async fn delete(mut t: Tenant, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn delete(
+    State(state): State<AppState>,
+    mut t: Tenant,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let id = parse_id(&id)?;
     let v = viewer(&t);
     let current = model::lock(&mut t.tx, &v, id)
@@ -368,9 +372,14 @@ pub async fn delete(mut t: Tenant, Path(id): Path<String>) -> ApiResult<Json<Val
             "you don't have permission to delete this lead",
         ));
     }
+    let files = comments::delete_all_for(&mut t.tx, t.org_id, &comments::LEADS, id).await?;
     let name = model::delete(&mut t.tx, t.org_id, id).await?;
     activity::record(&mut t, Action::Delete, "Lead", id, &name).await?;
     t.commit().await?;
+    // Stored files go only once the rows are gone for good.
+    for key in &files {
+        state.storage.delete(key).await;
+    }
     Ok(Json(
         json!({"error": false, "message": "Lead deleted Successfully"}),
     ))

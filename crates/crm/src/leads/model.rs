@@ -635,15 +635,11 @@ pub async fn sync_relations(
 }
 
 /// Deletes a lead with its links (the foreign keys are deferred, not cascading: leftovers would
-/// fail the commit); tasks keep existing without it. Comments and attachments go too, unlike
-/// upstream, which leaves them orphaned.
+/// fail the commit); tasks keep existing without it. Its comments and attachments are removed
+/// by the caller through `comments::delete_all_for` (upstream leaves them orphaned).
 pub async fn delete(tx: &mut Tx, org: Uuid, id: Uuid) -> Result<String, ApiError> {
     let text = format!(
-        "WITH c AS (DELETE FROM comment WHERE org_id = $1 AND object_id = $2
-                      AND content_type_id IN (SELECT id FROM django_content_type WHERE app_label = 'leads' AND model = 'lead')),
-              a AS (DELETE FROM attachments WHERE org_id = $1 AND object_id = $2
-                      AND content_type_id IN (SELECT id FROM django_content_type WHERE app_label = 'leads' AND model = 'lead')),
-              j1 AS (DELETE FROM lead_assigned_to WHERE lead_id = $2),
+        "WITH j1 AS (DELETE FROM lead_assigned_to WHERE lead_id = $2),
               j2 AS (DELETE FROM lead_teams WHERE lead_id = $2),
               j3 AS (DELETE FROM lead_tags WHERE lead_id = $2),
               j4 AS (DELETE FROM lead_contacts WHERE lead_id = $2),

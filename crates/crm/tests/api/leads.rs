@@ -1105,3 +1105,45 @@ async fn detail_form_post_adds_comment_and_attachment() {
         1
     );
 }
+
+#[tokio::test]
+async fn deleting_a_lead_removes_its_comments_and_stored_files() {
+    use crate::documents::{send_multipart, stored_files};
+    use axum::http::Method;
+    let app = TestApp::new().await;
+    let admin = app.admin("del-files@example.com").await;
+    let id = create(&app, &admin, json!({"first_name": "Bo", "title": "Lead"})).await;
+    let path = format!("/api/leads/{id}/");
+    let res = send_multipart(
+        &app,
+        Method::POST,
+        &path,
+        &admin.access,
+        &[("comment", "note")],
+        &[("lead_attachment", "a.txt", b"text")],
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    assert_eq!(stored_files(&app).len(), 1);
+    let res = app.delete(&path, Some(&admin.access)).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    assert!(stored_files(&app).is_empty());
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM comment WHERE object_id = $1",
+            id
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM attachments WHERE object_id = $1",
+            id
+        )
+        .await,
+        0
+    );
+}
