@@ -609,8 +609,25 @@ struct SmtpSink {
     out: std::path::PathBuf,
 }
 
+/// The SMTP server is a test dependency from PyPI: install it on first use, so README's test
+/// command works on a fresh machine too.
+fn ensure_aiosmtpd() {
+    let importable = || {
+        std::process::Command::new("python3")
+            .args(["-c", "import aiosmtpd"])
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !importable() {
+        let _ = std::process::Command::new("python3")
+            .args(["-m", "pip", "install", "--quiet", "aiosmtpd"])
+            .status();
+    }
+}
+
 impl SmtpSink {
     async fn start() -> SmtpSink {
+        ensure_aiosmtpd();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
