@@ -117,10 +117,14 @@ pub async fn list(mut t: Tenant, q: RawQuery, page: Page) -> ApiResult<Response>
 #[utoipa::path(get, path = "/api/leads/{id}/", tag = "leads", security(("jwt" = []), ("api_key" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 200, body = dto::LeadDetailResponse), (status = 403), (status = 404)))]
-pub async fn detail(mut t: Tenant, Path(id): Path<String>) -> ApiResult<Response> {
+pub async fn detail(
+    State(state): State<AppState>,
+    mut t: Tenant,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     let id = parse_id(&id)?;
     let v = viewer(&t);
-    let (allowed, body) = model::detail_json(&mut t.tx, &v, id)
+    let (allowed, body) = model::detail_json(&mut t.tx, &v, id, &state.cfg.api_url)
         .await?
         .ok_or_else(ApiError::not_found)?;
     t.commit().await?;
@@ -145,7 +149,7 @@ pub async fn detail_post(
     let mut t = form.tenant(&state).await?;
     comments::detail_post(&state, &mut t, &comments::LEADS, id, form).await?;
     let v = viewer(&t);
-    let (allowed, body) = model::detail_json(&mut t.tx, &v, id)
+    let (allowed, body) = model::detail_json(&mut t.tx, &v, id, &state.cfg.api_url)
         .await?
         .ok_or_else(ApiError::not_found)?;
     t.commit().await?;

@@ -390,10 +390,12 @@ pub async fn list_json(
 
 /// The detail page as JSON text (without the static lists), `Ok(None)` when the lead is not in
 /// the org, `Err(forbidden)` when the caller may not see it.
+/// `api_url` prefixes attachment download URLs (the same URLs `common::attachments` gives).
 pub async fn detail_json(
     tx: &mut Tx,
     v: &Viewer,
     id: Uuid,
+    api_url: &str,
 ) -> Result<Option<(bool, Option<String>)>, ApiError> {
     let can_see = visible_sql("$5", "$3", "$4");
     let text = format!(
@@ -401,7 +403,7 @@ pub async fn detail_json(
             'lead_obj', crm_lead_obj(l),
             'attachments', (SELECT coalesce(json_agg(json_build_object(
                     'id', a.id, 'created_by', a.created_by_id, 'file_name', a.file_name,
-                    'created_at', crm_ts(a.created_at), 'file_path', '/media/' || a.attachment,
+                    'created_at', crm_ts(a.created_at), 'file_path', $6 || '/api/leads/attachment/' || a.id || '/download/',
                     'content_type', 'lead', 'object_id', a.object_id, 'org', a.org_id)
                     ORDER BY a.created_at DESC), '[]')
                 FROM attachments a JOIN django_content_type ct ON ct.id = a.content_type_id
@@ -441,6 +443,7 @@ pub async fn detail_json(
         .bind(v.user_id)
         .bind(v.profile_id)
         .bind(v.admin)
+        .bind(api_url.trim_end_matches('/'))
         .fetch_optional(&mut **tx)
         .await?;
     Ok(row)

@@ -1080,6 +1080,16 @@ async fn detail_form_post_adds_comment_and_attachment() {
     assert_eq!(res.body["lead_obj"]["id"], id.to_string());
     assert_eq!(res.body["comments"][0]["comment"], "Called, interested");
     assert_eq!(res.body["attachments"][0]["file_name"], "notes.txt");
+    // The detail's file_path is the authenticated download URL, and it serves the file.
+    let url = res.body["attachments"][0]["file_path"].as_str().unwrap();
+    let download = url
+        .strip_prefix(&app.state.cfg.api_url)
+        .expect("absolute API URL");
+    let file = app.get(download, Some(&admin.access)).await;
+    assert_eq!(file.status, StatusCode::OK);
+    assert_eq!(file.text, "call notes");
+    let detail = app.get(&path, Some(&admin.access)).await;
+    assert_eq!(detail.body["attachments"][0]["file_path"], url);
     // A USER who cannot see the lead adds nothing.
     let res = send_multipart(
         &app,
