@@ -198,16 +198,9 @@ pub async fn list(
 ) -> ApiResult<Json<AttachmentList>> {
     let id = parse_id(&pk)?;
     target.visible(&mut t, id).await?;
-    let (count,): (i64,) = sqlx::query_as(
-        "SELECT count(*) FROM attachments a JOIN django_content_type ct ON ct.id = a.content_type_id
-         WHERE a.org_id = $1 AND a.object_id = $2 AND ct.app_label = $3 AND ct.model = $4",
-    )
-    .bind(t.org_id)
-    .bind(id)
-    .bind(target.app_label)
-    .bind(target.model)
-    .fetch_one(&mut *t.tx)
-    .await?;
+    let count = target
+        .count_rows(&mut t.tx, "attachments", t.org_id, id)
+        .await?;
     let attachments = attachments_of(&state, &mut t.tx, t.org_id, target, id, page).await?;
     t.commit().await?;
     Ok(Json(AttachmentList {

@@ -131,6 +131,27 @@ pub const INVOICES: Target = Target {
 pub const TARGETS: &[&Target] = &[&LEADS, &ACCOUNTS, &CONTACTS, &OPPORTUNITIES, &CASES, &TASKS];
 
 impl Target {
+    /// How many rows of `table` (`comment` or `attachments`) hang on record `object_id`.
+    pub async fn count_rows(
+        &self,
+        tx: &mut Tx,
+        table: &'static str,
+        org_id: Uuid,
+        object_id: Uuid,
+    ) -> Result<i64, sqlx::Error> {
+        let sql = format!(
+            "SELECT count(*) FROM {table} x JOIN django_content_type ct ON ct.id = x.content_type_id
+             WHERE x.org_id = $1 AND x.object_id = $2 AND ct.app_label = $3 AND ct.model = $4"
+        );
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(org_id)
+            .bind(object_id)
+            .bind(self.app_label)
+            .bind(self.model)
+            .fetch_one(&mut **tx)
+            .await
+    }
+
     /// The record's display name when it is in the caller's org and the caller may see it:
     /// admins see everything; others what they created, are assigned to, or share a team with.
     /// Anything else is a 404 (whether it exists elsewhere or not).
@@ -453,16 +474,9 @@ pub async fn list(
 ) -> ApiResult<Json<CommentList>> {
     let id = parse_id(&pk)?;
     target.visible(&mut t, id).await?;
-    let (count,): (i64,) = sqlx::query_as(
-        "SELECT count(*) FROM comment c JOIN django_content_type ct ON ct.id = c.content_type_id
-         WHERE c.org_id = $1 AND c.object_id = $2 AND ct.app_label = $3 AND ct.model = $4",
-    )
-    .bind(t.org_id)
-    .bind(id)
-    .bind(target.app_label)
-    .bind(target.model)
-    .fetch_one(&mut *t.tx)
-    .await?;
+    let count = target
+        .count_rows(&mut t.tx, "comment", t.org_id, id)
+        .await?;
     let comments = comments_of(&mut t.tx, t.org_id, target, id, page).await?;
     t.commit().await?;
     Ok(Json(CommentList {
