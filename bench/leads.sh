@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Load test of the leads endpoints with wrk (Debian: `apt-get install -y wrk`).
+# Load test of the leads endpoints with wrk (installed from Debian when missing).
 #
 # Seeds one org per size (default 1,000 and 1,000,000 leads) into a scratch database, starts the
 # release server as the app role (RLS on), and for each org drives GET list, GET detail, POST
@@ -23,6 +23,7 @@ RESEED=${RESEED:-1}
 OUT=${OUT:-bench/results}
 BASE="http://127.0.0.1:$PORT"
 mkdir -p "$OUT"
+command -v wrk >/dev/null || { apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }; }
 export DATABASE_URL="$PGURL/$DB" SECRET_KEY=bench-secret-key DB_MAX_CONNECTIONS=${DB_MAX_CONNECTIONS:-4}
 
 if [ "$RESEED" = 1 ]; then
@@ -36,8 +37,8 @@ if [ "$RESEED" = 1 ]; then
 fi
 
 SERVER_PID=
-start_server() { # $1: RUST_LOG
-    RUST_LOG="$1" "$BIN" serve --no-migrate --bind "127.0.0.1:$PORT" >"$OUT/server.log" 2>&1 &
+start_server() { # $1: RUST_LOG, $2: RESPONSE_CACHE_BYTES (default: the server's)
+    RUST_LOG="$1" RESPONSE_CACHE_BYTES="${2:-67108864}" "$BIN" serve --no-migrate --bind "127.0.0.1:$PORT" >"$OUT/server.log" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 50); do curl -fs "$BASE/healthz/" >/dev/null 2>&1 && return; sleep 0.2; done
     echo "server did not start"; cat "$OUT/server.log"; exit 1
@@ -93,6 +94,7 @@ count_sql() { # $1: label, then curl args
     echo "| request | SQL statements (incl. BEGIN+context, auth, COMMIT) |"
     echo "|---|---|"
     count_sql "GET /api/leads/" "$BASE/api/leads/"
+    count_sql "GET /api/leads/ (again: cached)" "$BASE/api/leads/"
     count_sql "GET /api/leads/?search=smith&status=assigned" "$BASE/api/leads/?search=smith&status=assigned"
     count_sql "GET /api/leads/{id}/" "$BASE/api/leads/$ID/"
     count_sql "POST /api/leads/" -X POST -H 'Content-Type: application/json' -d '{"title":"q","first_name":"Q"}' "$BASE/api/leads/"
@@ -135,3 +137,14 @@ DELETE FROM lead WHERE id IN (SELECT id FROM gone);
 SQL
 done
 echo "peak RSS (VmHWM): $(( $(hwm_kb) / 1024 )) MB" | tee -a "$OUT/results.md"
+stop_server
+
+# The list again with the response cache off: every request renders its page (what a list costs
+# right after a write, or for a query nobody asked for since).
+start_server "warn" 0
+for n in $SIZES; do
+    TOKEN=$(login "bench$n@example.com")
+    log="$OUT/wrk_${n}_list_uncached.txt"
+    wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -H "Authorization: Bearer $TOKEN" "$BASE/api/leads/" >"$log"
+    echo "| $n | GET list, cache off | $(awk '/^Requests\/sec/ {print $2}' "$log") | $(awk '$1 == "50%" {print $2}' "$log") | $(awk '$1 == "99%" {print $2}' "$log") | $(( $(rss_kb) / 1024 )) MB |" | tee -a "$OUT/results.md"
+done

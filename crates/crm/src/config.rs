@@ -56,6 +56,8 @@ pub struct Config {
     pub media_root: std::path::PathBuf,
     /// Largest accepted uploaded file (UPLOAD_MAX_BYTES, default 10 MiB).
     pub upload_max_bytes: usize,
+    /// Memory for rendered list pages (`crate::cache`); 0 turns the cache off.
+    pub response_cache_bytes: usize,
     /// S3-compatible storage, when AWS_BUCKET_NAME is set.
     pub s3: Option<S3Config>,
 }
@@ -283,6 +285,7 @@ impl Config {
             google: GoogleConfig::from_env(),
             media_root: var("MEDIA_ROOT").unwrap_or_else(|| "./media".into()).into(),
             upload_max_bytes: parse_num("UPLOAD_MAX_BYTES", 10 * 1024 * 1024)?,
+            response_cache_bytes: parse_num("RESPONSE_CACHE_BYTES", 64 * 1024 * 1024)?,
             s3: s3_from_env()?,
         })
     }
@@ -321,6 +324,7 @@ impl Config {
             },
             media_root: test_media_root(database_url),
             upload_max_bytes: 10 * 1024 * 1024,
+            response_cache_bytes: 8 * 1024 * 1024,
             s3: None,
         }
     }

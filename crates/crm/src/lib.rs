@@ -2,6 +2,7 @@
 //! `router` assembles every module's routes behind the shared middleware.
 
 pub mod auth;
+pub mod cache;
 pub mod common;
 pub mod config;
 pub mod db;

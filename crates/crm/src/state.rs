@@ -7,6 +7,7 @@ use sqlx::PgPool;
 
 use crate::auth::jwt::Jwt;
 use crate::auth::ratelimit::LoginLimiter;
+use crate::cache::ResponseCache;
 use crate::config::Config;
 use crate::storage::Storage;
 
@@ -21,6 +22,8 @@ pub struct Inner {
     pub login_limiter: LoginLimiter,
     /// Uploaded files (MEDIA_ROOT or S3).
     pub storage: Storage,
+    /// Rendered list pages, valid per org data version.
+    pub cache: ResponseCache,
 }
 
 impl AppState {
@@ -39,12 +42,14 @@ impl AppState {
             cfg.login_window,
         );
         let storage = Storage::from_config(&cfg);
+        let cache = ResponseCache::new(cfg.response_cache_bytes);
         AppState(Arc::new(Inner {
             pool,
             cfg,
             jwt,
             login_limiter,
             storage,
+            cache,
         }))
     }
 }

@@ -42,6 +42,8 @@ pub struct Tenant {
     pub is_organization_admin: bool,
     pub email: String,
     pub via_api_key: bool,
+    /// The org's data version in this transaction (see `crate::cache`).
+    pub data_version: i64,
 }
 
 impl Tenant {
@@ -71,6 +73,7 @@ struct AuthRow {
     email: String,
     is_active: bool,
     revoked_at: i64,
+    data_version: i64,
     profile_id: Option<Uuid>,
     role: Option<String>,
     is_organization_admin: Option<bool>,
@@ -94,6 +97,8 @@ impl FromRequestParts<AppState> for Tenant {
                 let row: Option<AuthRow> = sqlx::query_as(
                     "SELECT u.email, u.is_active,
                             COALESCE(floor(extract(epoch FROM u.tokens_revoked_at))::bigint, 0) AS revoked_at,
+                            (SELECT coalesce(sum(n), 0)::bigint FROM cache_versions
+                             WHERE scope IN ($2, '00000000-0000-0000-0000-000000000000')) AS data_version,
                             p.id AS profile_id, p.role, p.is_organization_admin
                      FROM users u
                      LEFT JOIN profile p ON p.user_id = u.id AND p.org_id = $2 AND p.is_active
@@ -113,7 +118,7 @@ impl FromRequestParts<AppState> for Tenant {
                         json!({"detail": "You no longer have access to this organization. Please login again."}),
                     ));
                 };
-                let email = row.email;
+                let (email, data_version) = (row.email, row.data_version);
                 Ok(Tenant {
                     tx,
                     org_id,
@@ -123,6 +128,7 @@ impl FromRequestParts<AppState> for Tenant {
                     is_organization_admin,
                     email,
                     via_api_key: false,
+                    data_version,
                 })
             }
             Credentials::ApiKey(key) => {
@@ -136,6 +142,7 @@ impl FromRequestParts<AppState> for Tenant {
                     .describe("API key used")
                     .meta(json!({"endpoint": req.path}));
                 audit::write(&mut tx, &req, ev).await?;
+                let data_version = data_version(&mut tx, org_id).await?;
                 Ok(Tenant {
                     tx,
                     org_id,
@@ -145,11 +152,24 @@ impl FromRequestParts<AppState> for Tenant {
                     is_organization_admin,
                     email,
                     via_api_key: true,
+                    data_version,
                 })
             }
             Credentials::None => Err(ApiError::unauthenticated()),
         }
     }
+}
+
+/// The org's data version as this transaction sees it (see `crate::cache`). The bearer path
+/// reads it with the caller's row instead, saving a round trip.
+pub async fn data_version(tx: &mut Tx, org_id: Uuid) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT coalesce(sum(n), 0)::bigint FROM cache_versions
+         WHERE scope IN ($1, '00000000-0000-0000-0000-000000000000')",
+    )
+    .bind(org_id)
+    .fetch_one(&mut **tx)
+    .await
 }
 
 /// Loads (profile id, role, org admin flag) for a user's active membership in the tx's org.

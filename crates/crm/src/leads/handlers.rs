@@ -59,6 +59,10 @@ fn raw_json(mut body: String, tail: &str) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
+fn json_bytes(body: Bytes) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
 fn json_pairs(pairs: &[(&str, &str)]) -> String {
     pairs_json(pairs).to_string()
 }
@@ -107,11 +111,35 @@ fn detail_tail() -> &'static str {
         ("ordering" = Option<String>, Query, description = "e.g. `-created_at`, `first_name`; comma-separated"),
     ),
     responses((status = 200, body = dto::LeadListResponse), (status = 400, description = "malformed filter value")))]
-pub async fn list(mut t: Tenant, q: RawQuery, page: Page) -> ApiResult<Response> {
+pub async fn list(
+    State(state): State<AppState>,
+    mut t: Tenant,
+    q: RawQuery,
+    page: Page,
+) -> ApiResult<Response> {
     let v = viewer(&t);
-    let body = model::list_json(&mut t.tx, &v, &q, page).await?;
+    // Admins all see the same page; anyone else sees their own leads.
+    let who = if v.admin {
+        "admin".to_string()
+    } else {
+        v.profile_id.to_string()
+    };
+    let key = format!(
+        "leads:{who}:{}",
+        serde_urlencoded::to_string(&q.0).unwrap_or_default()
+    );
+    let (org, version) = (t.org_id, t.data_version);
+    if let Some(body) = state.cache.get(org, version, &key) {
+        t.commit().await?;
+        return Ok(json_bytes(body));
+    }
+    let mut body = model::list_json(&mut t.tx, &v, &q, page).await?;
     t.commit().await?;
-    Ok(raw_json(body, list_tail()))
+    body.pop();
+    body.push_str(list_tail());
+    let body = Bytes::from(body);
+    state.cache.put(org, version, key, body.clone());
+    Ok(json_bytes(body))
 }
 
 #[utoipa::path(get, path = "/api/leads/{id}/", tag = "leads", security(("jwt" = []), ("api_key" = [])),

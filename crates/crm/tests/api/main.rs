@@ -14,4 +14,5 @@ mod org_google;
 mod org_teams_tags;
 mod org_users;
 mod orgs;
+mod response_cache;
 mod rls;
