@@ -15,6 +15,7 @@ use sqlx::Row;
 use uuid::Uuid;
 
 use super::dto::{self, LEAD_SOURCE, LEAD_STATUS, LeadInput, Val, lead_errors};
+use super::import;
 use super::model::{self, Bind, Sql, Viewer};
 use super::service;
 use crate::auth::ClientIp;
@@ -417,7 +418,7 @@ pub async fn delete(
     ))
 }
 
-// ---- CSV import and export ----
+// ---- CSV/XLSX import and CSV export ----
 
 fn import_error(msg: &str, rows: Vec<dto::ImportRowError>) -> ApiError {
     ApiError::new(
@@ -426,45 +427,45 @@ fn import_error(msg: &str, rows: Vec<dto::ImportRowError>) -> ApiError {
     )
 }
 
-/// Imports a CSV (`leads_file`, multipart). The header row names lead fields (`title` is
-/// required, as upstream); every row is validated like a POST; valid rows are created in one
-/// transaction and invalid ones reported by line.
+/// Imports a CSV or XLSX file (`leads_file`, multipart). The header row names lead fields
+/// (`title` is required, as upstream); every row is validated like a POST; valid rows are created
+/// in one transaction and invalid ones reported by line (CSV) or spreadsheet row (XLSX).
 #[utoipa::path(post, path = "/api/leads/upload/", tag = "leads", security(("jwt" = []), ("api_key" = [])),
-    request_body(content_type = "multipart/form-data", content = Object, description = "`leads_file`: CSV, UTF-8 or ISO-8859-1"),
+    request_body(content_type = "multipart/form-data", content = Object, description = "`leads_file`: CSV (UTF-8 or ISO-8859-1) or XLSX (Excel 2007+, first worksheet; recognised by content), with a header row of lead field names; at most 100000 data rows"),
     responses((status = 200, body = dto::ImportResponse), (status = 400, description = "`{\"error\": true, \"errors\": {\"leads_file\": [msg]}, \"rows\": [...]}`")))]
 pub async fn upload(mut t: Tenant, mut mp: Multipart) -> ApiResult<Json<Value>> {
-    let mut data: Option<Bytes> = None;
+    let mut file: Option<(Bytes, import::Format)> = None;
     while let Some(field) = mp
         .next_field()
         .await
         .map_err(|e| ApiError::bad_request(format!("Multipart parse error - {e}")))?
     {
         if field.name() == Some("leads_file") {
-            data = Some(
-                field
-                    .bytes()
-                    .await
-                    .map_err(|e| ApiError::bad_request(format!("Multipart parse error - {e}")))?,
-            );
+            let name = field.file_name().map(str::to_owned);
+            let content_type = field.content_type().map(str::to_owned);
+            let data = field
+                .bytes()
+                .await
+                .map_err(|e| ApiError::bad_request(format!("Multipart parse error - {e}")))?;
+            let format = import::detect(&data, name.as_deref(), content_type.as_deref());
+            file = Some((data, format));
         }
     }
-    let Some(data) = data else {
+    let Some((data, format)) = file else {
         return Err(import_error("This field is required.", vec![]));
     };
-    let text = match String::from_utf8(data.to_vec()) {
-        Ok(s) => s,
-        Err(e) => e.into_bytes().iter().map(|&b| b as char).collect(), // ISO-8859-1
-    };
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let headers: Vec<String> = reader
-        .headers()
-        .map_err(|_| import_error("Not a valid CSV file", vec![]))?
-        .iter()
-        .map(|h| h.trim_start_matches('\u{feff}').to_lowercase())
-        .collect();
+    // Parsing is CPU-bound; a panic in it (a malformed file) is a 400 like any unreadable file.
+    let table = tokio::task::spawn_blocking(move || import::read(&data, format))
+        .await
+        .unwrap_or_else(|_| {
+            Err(match format {
+                import::Format::Csv => import::INVALID_CSV,
+                import::Format::Xlsx => import::INVALID_XLSX,
+            }
+            .to_string())
+        })
+        .map_err(|msg| import_error(&msg, vec![]))?;
+    let headers = table.headers;
     if !headers.iter().any(|h| h == "title") {
         return Err(import_error("Missing headers: title", vec![]));
     }
@@ -472,16 +473,11 @@ pub async fn upload(mut t: Tenant, mut mp: Multipart) -> ApiResult<Json<Value>> 
     let mut rows: Vec<(usize, LeadInput)> = Vec::new();
     let mut failures: Vec<dto::ImportRowError> = Vec::new();
     let mut seen_emails: HashMap<String, usize> = HashMap::new();
-    for record in reader.records() {
-        let record = record.map_err(|_| import_error("Not a valid CSV file", vec![]))?;
-        let line = record.position().map_or(0, |p| p.line() as usize);
-        if record.iter().all(str::is_empty) {
-            continue;
-        }
+    for (line, cells) in table.rows {
         let mut map = Map::new();
-        for (h, v) in headers.iter().zip(record.iter()) {
+        for (h, v) in headers.iter().zip(cells) {
             if known.contains(h.as_str()) && !v.is_empty() {
-                map.insert(h.clone(), Value::String(v.to_string()));
+                map.insert(h.clone(), Value::String(v));
             }
         }
         let mut errors = FieldErrors::new();

@@ -1,8 +1,9 @@
 //! Leads: list/create/detail/update/delete, conversion into account + contact + opportunity,
-//! CSV import and export, and the public web-to-lead form.
+//! CSV/XLSX import, CSV export, and the public web-to-lead form.
 
 pub mod dto;
 pub mod handlers;
+pub mod import;
 pub mod model;
 pub mod service;
 
@@ -12,7 +13,8 @@ use axum::routing::{get, post};
 
 use crate::state::AppState;
 
-/// CSV uploads may be larger than JSON bodies.
+/// Import files (CSV, XLSX) may be larger than JSON bodies. An XLSX is also bounded once
+/// unpacked: see [`import`].
 const UPLOAD_LIMIT: usize = 10 * 1024 * 1024;
 
 pub fn routes() -> Router<AppState> {

@@ -809,10 +809,23 @@ async fn leads_counts_follow_writes() {
 }
 
 fn multipart(path: &str, token: &str, csv: &str) -> Request<Body> {
+    multipart_file(path, token, "leads.csv", "text/csv", csv.as_bytes())
+}
+
+fn multipart_file(
+    path: &str,
+    token: &str,
+    file_name: &str,
+    content_type: &str,
+    data: &[u8],
+) -> Request<Body> {
     let boundary = "XbOuNdArYx";
-    let body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"leads_file\"; filename=\"leads.csv\"\r\nContent-Type: text/csv\r\n\r\n{csv}\r\n--{boundary}--\r\n"
-    );
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"leads_file\"; filename=\"{file_name}\"\r\nContent-Type: {content_type}\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(data);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
     Request::builder()
         .method("POST")
         .uri(path)
@@ -899,6 +912,305 @@ async fn leads_import_reports_bad_rows_and_export_streams_csv() {
     assert!(lines[1].contains("Good one"));
     let res = app.get("/api/leads/export/", Some(&admin.access)).await;
     assert_eq!(res.text.lines().count(), 4);
+}
+
+const XLSX_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+fn import_refused(res: &crm::testkit::TestResponse, msg: &str) {
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.text);
+    assert_eq!(
+        res.body,
+        json!({"error": true, "errors": {"leads_file": [msg]}, "rows": []})
+    );
+}
+
+/// A workbook with one sheet of strings (row 1 the header).
+fn xlsx_of(rows: &[&[&str]]) -> Vec<u8> {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    for (r, row) in rows.iter().enumerate() {
+        for (c, v) in row.iter().enumerate() {
+            sheet.write_string(r as u32, c as u16, *v).unwrap();
+        }
+    }
+    book.save_to_buffer().unwrap()
+}
+
+/// `xlsx` with the part `name` replaced by `edit(part)`.
+fn xlsx_with_part(xlsx: &[u8], name: &str, edit: impl Fn(String) -> String) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(xlsx)).unwrap();
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    let mut found = false;
+    for i in 0..zip.len() {
+        let mut part = zip.by_index(i).unwrap();
+        let part_name = part.name().unwrap().to_string();
+        let mut data = Vec::new();
+        part.read_to_end(&mut data).unwrap();
+        if part_name == name {
+            found = true;
+            data = edit(String::from_utf8(data).unwrap()).into_bytes();
+        }
+        out.start_file(part_name, opts).unwrap();
+        out.write_all(&data).unwrap();
+    }
+    assert!(found, "no part {name}");
+    out.finish().unwrap().into_inner()
+}
+
+/// `xlsx` whose central directory declares `size` unpacked bytes for the part `name`.
+fn xlsx_declaring(xlsx: &[u8], name: &str, size: u32) -> Vec<u8> {
+    let mut out = xlsx.to_vec();
+    let mut at = 0;
+    let mut patched = false;
+    while let Some(i) = out[at..].windows(4).position(|w| w == b"PK\x01\x02") {
+        let h = at + i;
+        let name_len = u16::from_le_bytes([out[h + 28], out[h + 29]]) as usize;
+        if &out[h + 46..h + 46 + name_len] == name.as_bytes() {
+            out[h + 24..h + 28].copy_from_slice(&size.to_le_bytes());
+            patched = true;
+        }
+        at = h + 4;
+    }
+    assert!(patched, "no entry {name}");
+    out
+}
+
+#[tokio::test]
+async fn leads_import_xlsx_creates_valid_rows_and_reports_bad_ones() {
+    use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+    let app = TestApp::new().await;
+    let admin = app.admin("ix@example.com").await;
+    create(
+        &app,
+        &admin,
+        json!({"title": "Existing", "email": "dup@example.com"}),
+    )
+    .await;
+
+    let mut book = Workbook::new();
+    let date = Format::new().set_num_format("yyyy-mm-dd");
+    let sheet = book.add_worksheet();
+    for (c, h) in [
+        "Title",
+        "First_Name",
+        "Email",
+        "Probability",
+        "Status",
+        "Opportunity_Amount",
+        "Close_Date",
+        "Is_Active",
+        "Notes",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        sheet.write_string(0, c as u16, h).unwrap();
+    }
+    // Row 2: every kind of cell, numbers and a date as Excel stores them.
+    sheet.write_string(1, 0, "  XLSX one  ").unwrap();
+    sheet.write_string(1, 1, "Ann").unwrap();
+    sheet.write_string(1, 2, "ann@example.com").unwrap();
+    sheet.write_number(1, 3, 20).unwrap();
+    sheet.write_string(1, 4, "assigned").unwrap();
+    sheet.write_number(1, 5, 1234.5).unwrap();
+    let close = ExcelDateTime::from_ymd(2027, 3, 15).unwrap();
+    sheet
+        .write_datetime_with_format(1, 6, &close, &date)
+        .unwrap();
+    sheet.write_boolean(1, 7, false).unwrap();
+    sheet.write_string(1, 8, "ignored column").unwrap();
+    // Row 3: a bad enum.
+    sheet.write_string(2, 0, "Bad status").unwrap();
+    sheet.write_string(2, 4, "nonsense").unwrap();
+    // Row 4: no title.
+    sheet.write_string(3, 1, "NoTitle").unwrap();
+    // Row 5 is blank. Row 6: a negative amount.
+    sheet.write_string(5, 0, "Negative").unwrap();
+    sheet.write_number(5, 5, -5).unwrap();
+    // Row 7: valid, the date as text, an integral amount.
+    sheet.write_string(6, 0, "XLSX two").unwrap();
+    sheet.write_number(6, 3, 35).unwrap();
+    sheet.write_string(6, 6, "2027-04-01").unwrap();
+    sheet.write_number(6, 5, 1000).unwrap();
+    // Row 8: a fractional probability. Row 9: an e-mail the org already has.
+    sheet.write_string(7, 0, "Bad prob").unwrap();
+    sheet.write_number(7, 3, 20.5).unwrap();
+    sheet.write_string(8, 0, "Dup").unwrap();
+    sheet.write_string(8, 2, "DUP@example.com").unwrap();
+    // Only the first worksheet is read.
+    let other = book.add_worksheet();
+    other.write_string(0, 0, "title").unwrap();
+    other.write_string(1, 0, "From sheet two").unwrap();
+    let xlsx = book.save_to_buffer().unwrap();
+
+    // Recognised by content: neither the name nor the type says XLSX.
+    let res = app
+        .send(multipart_file(
+            "/api/leads/upload/",
+            &admin.access,
+            "export.bin",
+            "application/octet-stream",
+            &xlsx,
+        ))
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    assert_eq!(res.body["created"], 2, "{}", res.text);
+    assert_eq!(res.body["failed"], 5, "{}", res.text);
+    let rows: Vec<(i64, Vec<String>)> = res.body["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let fields = r["errors"].as_object().unwrap().keys().cloned().collect();
+            (r["row"].as_i64().unwrap(), fields)
+        })
+        .collect();
+    let expected: Vec<(i64, Vec<String>)> = [
+        (3, "status"),
+        (4, "title"),
+        (6, "opportunity_amount"),
+        (8, "probability"),
+        (9, "email"),
+    ]
+    .into_iter()
+    .map(|(r, f)| (r, vec![f.to_string()]))
+    .collect();
+    assert_eq!(rows, expected, "{}", res.text);
+
+    let res = app.get("/api/leads/", Some(&admin.access)).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    let leads = res.body["open_leads"]["open_leads"].as_array().unwrap();
+    assert_eq!(leads.len(), 3, "{}", res.text);
+    let by_title = |t: &str| {
+        leads
+            .iter()
+            .find(|l| l["title"] == t)
+            .unwrap_or_else(|| panic!("no lead {t}: {}", res.text))
+    };
+    let one = by_title("XLSX one");
+    assert_eq!(one["first_name"], "Ann");
+    assert_eq!(one["email"], "ann@example.com");
+    assert_eq!(one["probability"], 20);
+    assert_eq!(one["status"], "assigned");
+    assert_eq!(one["opportunity_amount"], "1234.50");
+    assert_eq!(one["close_date"], "2027-03-15");
+    assert_eq!(one["is_active"], false);
+    let two = by_title("XLSX two");
+    assert_eq!(two["probability"], 35);
+    assert_eq!(two["opportunity_amount"], "1000.00");
+    assert_eq!(two["close_date"], "2027-04-01");
+    assert!(leads.iter().all(|l| l["title"] != "From sheet two"));
+}
+
+#[tokio::test]
+async fn leads_import_rejects_unreadable_xlsx() {
+    let app = TestApp::new().await;
+    let admin = app.admin("bad@example.com").await;
+    let post = |name: &str, data: Vec<u8>| {
+        multipart_file("/api/leads/upload/", &admin.access, name, XLSX_TYPE, &data)
+    };
+    // Zip magic, then garbage.
+    let mut corrupt = b"PK\x03\x04".to_vec();
+    corrupt.extend((0..4000u32).map(|i| (i * 7919 % 251) as u8));
+    import_refused(
+        &app.send(post("leads.xlsx", corrupt)).await,
+        "Not a valid XLSX file",
+    );
+    // Said to be XLSX, but CSV.
+    let res = app.send(post("leads.xlsx", b"title\nx\n".to_vec())).await;
+    import_refused(&res, "Not a valid XLSX file");
+    // A real workbook, its sheet empty.
+    let res = app.send(post("leads.xlsx", xlsx_of(&[]))).await;
+    import_refused(&res, "Not a valid XLSX file");
+    // Cut short.
+    let whole = xlsx_of(&[&["title"], &["a"]]);
+    let res = app
+        .send(post("leads.xlsx", whole[..whole.len() / 2].to_vec()))
+        .await;
+    import_refused(&res, "Not a valid XLSX file");
+    // Same shared checks as CSV.
+    let res = app
+        .send(post("leads.xlsx", xlsx_of(&[&["name"], &["x"]])))
+        .await;
+    assert_eq!(
+        res.body["errors"]["leads_file"][0],
+        "Missing headers: title"
+    );
+    let res = app.send(post("leads.xlsx", xlsx_of(&[&["title"]]))).await;
+    assert_eq!(
+        res.body["errors"]["leads_file"][0],
+        "All the leads in the file are invalid."
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM lead WHERE org_id = $1",
+            admin.org_id
+        )
+        .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn leads_import_xlsx_limits() {
+    let app = TestApp::new().await;
+    let admin = app.admin("lim@example.com").await;
+    let post = |data: Vec<u8>| {
+        multipart_file(
+            "/api/leads/upload/",
+            &admin.access,
+            "leads.xlsx",
+            XLSX_TYPE,
+            &data,
+        )
+    };
+    let base = xlsx_of(&[&["title"], &["a"], &["b"]]);
+    // calamine reserves the declared shared-string count up front: refused before it reads.
+    let bomb = xlsx_with_part(&base, "xl/sharedStrings.xml", |xml| {
+        let at = xml.find("uniqueCount=\"").unwrap() + "uniqueCount=\"".len();
+        let end = at + xml[at..].find('"').unwrap();
+        format!("{}100000000000{}", &xml[..at], &xml[end..])
+    });
+    import_refused(
+        &app.send(post(bomb)).await,
+        "The XLSX file has too many distinct texts (at most 2000000).",
+    );
+    // A part declaring more than the unpacked limit.
+    let big = xlsx_declaring(&base, "xl/worksheets/sheet1.xml", 200 * 1024 * 1024);
+    import_refused(
+        &app.send(post(big)).await,
+        "The XLSX file is too large uncompressed (at most 100 MiB).",
+    );
+    // A part inflating past the size it declares.
+    let lying = xlsx_declaring(&base, "xl/worksheets/sheet1.xml", 10);
+    import_refused(&app.send(post(lying)).await, "Not a valid XLSX file");
+    // At most 100,000 rows, XLSX or CSV (a blank row does not count).
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.write_string(0, 0, "title").unwrap();
+    for r in 1..=100_001u32 {
+        sheet.write_number(r + 1, 0, r).unwrap();
+    }
+    let res = app.send(post(book.save_to_buffer().unwrap())).await;
+    import_refused(&res, "Too many rows: a file may hold at most 100000 leads.");
+    let csv = format!("title\n\n{}", "x\n".repeat(100_001));
+    let res = app
+        .send(multipart("/api/leads/upload/", &admin.access, &csv))
+        .await;
+    import_refused(&res, "Too many rows: a file may hold at most 100000 leads.");
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM lead WHERE org_id = $1",
+            admin.org_id
+        )
+        .await,
+        0
+    );
 }
 
 #[tokio::test]
