@@ -204,6 +204,56 @@ async fn leads_create_list_detail_shapes() {
         assert!(res.body.get(k).is_some(), "detail misses {k}");
     }
     assert_eq!(res.body["lead_obj"]["title"], "Lab lead");
+    // The list renders nested objects set-wise, the detail with the PL/pgSQL builders: the same
+    // lead, every nested level included (the contact's own assignees, teams and tags too).
+    assert_eq!(res.body["lead_obj"], *lead);
+    for (q, w) in [
+        (
+            "INSERT INTO contacts_assigned_to (contact_id, profile_id) VALUES ($1, $2)",
+            user.profile_id,
+        ),
+        (
+            "INSERT INTO contacts_assigned_to (contact_id, profile_id) VALUES ($1, $2)",
+            admin.profile_id,
+        ),
+        (
+            "INSERT INTO contacts_teams (contact_id, teams_id) VALUES ($1, $2)",
+            tm,
+        ),
+        (
+            "INSERT INTO contacts_tags (contact_id, tags_id) VALUES ($1, $2)",
+            t,
+        ),
+    ] {
+        sqlx::query(q)
+            .bind(c)
+            .bind(w)
+            .execute(&app.db.admin)
+            .await
+            .unwrap();
+    }
+    sqlx::query("INSERT INTO lead_assigned_to (lead_id, profile_id) VALUES ($1, $2)")
+        .bind(id)
+        .bind(admin.profile_id)
+        .execute(&app.db.admin)
+        .await
+        .unwrap();
+    let list = app.get("/api/leads/", Some(&admin.access)).await;
+    let listed = &list.body["open_leads"]["open_leads"][1];
+    assert_eq!(listed["assigned_to"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        listed["contacts"][0]["assigned_to"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(listed["contacts"][0]["teams"][0]["id"], tm.to_string());
+    assert_eq!(listed["contacts"][0]["tags"], json!([t]));
+    let detail = app
+        .get(&format!("/api/leads/{id}/"), Some(&admin.access))
+        .await;
+    assert_eq!(detail.body["lead_obj"], *listed);
     assert_eq!(
         res.body["assigned_data"],
         json!([{"id": user.profile_id, "name": "lu@example.com"}])
