@@ -1519,3 +1519,90 @@ async fn deleting_a_lead_removes_its_comments_and_stored_files() {
         0
     );
 }
+
+/// A USER's list takes one of two plans by the share of the org they see (under 5 %: probe their
+/// visible ids; over: walk the org's newest-first index testing each row). Both give the same
+/// pages and counts.
+#[tokio::test]
+async fn leads_user_list_is_the_same_whichever_plan() {
+    let app = TestApp::new().await;
+    let admin = app.admin("plans-admin@example.com").await;
+    let user = app
+        .member(admin.org_id, "plans-user@example.com", "USER")
+        .await;
+    let mut ids = Vec::new();
+    for i in 0..40 {
+        let status = if i % 4 == 0 { "closed" } else { "assigned" };
+        ids.push(
+            create(
+                &app,
+                &admin,
+                json!({"title": format!("L{i:02}"), "status": status}),
+            )
+            .await,
+        );
+    }
+    create(&app, &user, json!({"title": "Mine"})).await;
+    let page = |limit: usize, offset: usize| {
+        let path = format!("/api/leads/?limit={limit}&offset={offset}");
+        let app = &app;
+        let token = user.access.clone();
+        async move {
+            let res = app.get(&path, Some(&token)).await;
+            assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+            let titles = |k: &str, list: &str| -> Vec<String> {
+                res.body[k][list]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|l| l["title"].as_str().unwrap().to_string())
+                    .collect()
+            };
+            (
+                titles("open_leads", "open_leads"),
+                titles("close_leads", "close_leads"),
+                res.body["open_leads"]["leads_count"].clone(),
+                res.body["close_leads"]["leads_count"].clone(),
+                res.body["open_leads"]["offset"].clone(),
+            )
+        }
+    };
+    // 1 of 41 leads: the id plan.
+    assert_eq!(
+        page(10, 0).await,
+        (
+            vec!["Mine".to_string()],
+            vec![],
+            json!(1),
+            json!(0),
+            Value::Null
+        )
+    );
+    // Assigned to 12 more (3 closed): 13 of 41, the index walk.
+    for id in &ids[..12] {
+        let res = app
+            .patch(
+                &format!("/api/leads/{id}/"),
+                Some(&admin.access),
+                &json!({"assigned_to": [user.profile_id]}),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    }
+    let (open, closed, o, c, next) = page(5, 0).await;
+    assert_eq!(open, ["Mine", "L11", "L10", "L09", "L07"]);
+    assert_eq!(closed, ["L08", "L04", "L00"]);
+    assert_eq!((o, c, next), (json!(10), json!(3), json!(5)));
+    let (open, closed, ..) = page(5, 5).await;
+    assert_eq!(open, ["L06", "L05", "L03", "L02", "L01"]);
+    assert!(closed.is_empty());
+    // A filtered list always probes the ids: same answer.
+    let res = app
+        .get("/api/leads/?limit=5&status=assigned", Some(&user.access))
+        .await;
+    assert_eq!(
+        res.body["open_leads"]["leads_count"], 9,
+        "Mine has no status"
+    );
+    assert_eq!(res.body["open_leads"]["open_leads"][0]["title"], "L11");
+}
