@@ -53,11 +53,11 @@ fn no_permission() -> ApiError {
     )
 }
 
-/// A JSON body PostgreSQL already rendered, with static lists appended before the closing brace.
-fn raw_json(mut body: String, tail: &str) -> Response {
+/// A JSON object PostgreSQL already rendered, with static lists appended before its closing brace.
+fn with_tail(mut body: String, tail: &str) -> Bytes {
     body.pop();
     body.push_str(tail);
-    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+    Bytes::from(body)
 }
 
 fn json_bytes(body: Bytes) -> Response {
@@ -134,11 +134,9 @@ pub async fn list(
         t.commit().await?;
         return Ok(json_bytes(body));
     }
-    let mut body = model::list_json(&mut t.tx, &v, &q, page).await?;
+    let body = model::list_json(&mut t.tx, &v, &q, page).await?;
     t.commit().await?;
-    body.pop();
-    body.push_str(list_tail());
-    let body = Bytes::from(body);
+    let body = with_tail(body, list_tail());
     state.cache.put(org, version, key, body.clone());
     Ok(json_bytes(body))
 }
@@ -158,7 +156,7 @@ pub async fn detail(
         .ok_or_else(ApiError::not_found)?;
     t.commit().await?;
     match (allowed, body) {
-        (true, Some(body)) => Ok(raw_json(body, detail_tail())),
+        (true, Some(body)) => Ok(json_bytes(with_tail(body, detail_tail()))),
         _ => Err(no_permission()),
     }
 }
@@ -183,7 +181,7 @@ pub async fn detail_post(
         .ok_or_else(ApiError::not_found)?;
     t.commit().await?;
     match (allowed, body) {
-        (true, Some(body)) => Ok(raw_json(body, detail_tail())),
+        (true, Some(body)) => Ok(json_bytes(with_tail(body, detail_tail()))),
         _ => Err(no_permission()),
     }
 }

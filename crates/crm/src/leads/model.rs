@@ -40,39 +40,32 @@ pub enum Bind {
     Val(Val),
 }
 
-fn bind<'q>(q: Query<'q, Postgres, PgArguments>, b: Bind) -> Query<'q, Postgres, PgArguments> {
-    match b {
-        Bind::Uuid(v) => q.bind(v),
-        Bind::OptUuid(v) => q.bind(v),
-        Bind::Uuids(v) => q.bind(v),
-        Bind::Text(v) => q.bind(v),
-        Bind::Ts(v) => q.bind(v),
-        Bind::Date(v) => q.bind(v),
-        Bind::Bool(v) => q.bind(v),
-        Bind::Val(Val::Text(v)) | Bind::Val(Val::Num(v)) => q.bind(v),
-        Bind::Val(Val::Int(v)) => q.bind(v),
-        Bind::Val(Val::Date(v)) => q.bind(v),
-        Bind::Val(Val::Bool(v)) => q.bind(v),
-    }
+/// Binds every parameter of a dynamically built statement, in order (any sqlx query type).
+macro_rules! bind_all {
+    ($q:expr, $binds:expr) => {{
+        let mut q = $q;
+        for b in $binds {
+            q = match b {
+                Bind::Uuid(v) => q.bind(v),
+                Bind::OptUuid(v) => q.bind(v),
+                Bind::Uuids(v) => q.bind(v),
+                Bind::Text(v) => q.bind(v),
+                Bind::Ts(v) => q.bind(v),
+                Bind::Date(v) => q.bind(v),
+                Bind::Bool(v) => q.bind(v),
+                Bind::Val(Val::Text(v)) | Bind::Val(Val::Num(v)) => q.bind(v),
+                Bind::Val(Val::Int(v)) => q.bind(v),
+                Bind::Val(Val::Date(v)) => q.bind(v),
+                Bind::Val(Val::Bool(v)) => q.bind(v),
+            };
+        }
+        q
+    }};
 }
 
-fn bind_scalar<'q, O>(
-    q: QueryScalar<'q, Postgres, O, PgArguments>,
-    b: Bind,
-) -> QueryScalar<'q, Postgres, O, PgArguments> {
-    match b {
-        Bind::Uuid(v) => q.bind(v),
-        Bind::OptUuid(v) => q.bind(v),
-        Bind::Uuids(v) => q.bind(v),
-        Bind::Text(v) => q.bind(v),
-        Bind::Ts(v) => q.bind(v),
-        Bind::Date(v) => q.bind(v),
-        Bind::Bool(v) => q.bind(v),
-        Bind::Val(Val::Text(v)) | Bind::Val(Val::Num(v)) => q.bind(v),
-        Bind::Val(Val::Int(v)) => q.bind(v),
-        Bind::Val(Val::Date(v)) => q.bind(v),
-        Bind::Val(Val::Bool(v)) => q.bind(v),
-    }
+/// A dynamically built statement returning one text column, with its parameters bound.
+fn scalar<'q>(text: String, binds: Vec<Bind>) -> QueryScalar<'q, Postgres, String, PgArguments> {
+    bind_all!(sqlx::query_scalar(sqlx::AssertSqlSafe(text)), binds)
 }
 
 /// SQL text plus its parameters, numbered as they are pushed.
@@ -528,11 +521,7 @@ pub async fn list_json(
         open_next = next("ops.rows", "cnt.o"),
         closed_next = next("cps.rows", "cnt.c"),
     );
-    let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(text));
-    for b in sql.binds {
-        query = bind_scalar(query, b);
-    }
-    Ok(query.fetch_one(&mut **tx).await?)
+    Ok(scalar(text, sql.binds).fetch_one(&mut **tx).await?)
 }
 
 /// The detail page as JSON text (without the static lists), `Ok(None)` when the lead is not in
@@ -708,11 +697,7 @@ pub async fn insert(
         vals.push_str(&placeholder(&mut sql, v));
     }
     let text = format!("INSERT INTO lead ({cols}) VALUES ({vals}) RETURNING {NAME_SQL}");
-    let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(text));
-    for b in sql.binds {
-        q = bind_scalar(q, b);
-    }
-    Ok(q.fetch_one(&mut **tx).await?)
+    Ok(scalar(text, sql.binds).fetch_one(&mut **tx).await?)
 }
 
 /// Updates the given columns; returns the display name.
@@ -735,11 +720,7 @@ pub async fn update(
     }
     let text =
         format!("UPDATE lead SET {set} WHERE id = {pid} AND org_id = {porg} RETURNING {NAME_SQL}");
-    let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(text));
-    for b in sql.binds {
-        q = bind_scalar(q, b);
-    }
-    Ok(q.fetch_one(&mut **tx).await?)
+    Ok(scalar(text, sql.binds).fetch_one(&mut **tx).await?)
 }
 
 /// Replaces the relation lists that are `Some` (ids already checked to be in the org) and
@@ -777,11 +758,7 @@ pub async fn sync_relations(
         format!("SELECT NULL::text WHERE {pa}::uuid IS NULL")
     };
     let text = format!("WITH {} {select}", ctes.join(", "));
-    let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(text));
-    for b in sql.binds {
-        q = bind_scalar(q, b);
-    }
-    Ok(q.fetch_all(&mut **tx).await?)
+    Ok(scalar(text, sql.binds).fetch_all(&mut **tx).await?)
 }
 
 /// Deletes a lead with its links (the foreign keys are deferred, not cascading: leftovers would
@@ -805,9 +782,5 @@ pub async fn delete(tx: &mut Tx, org: Uuid, id: Uuid) -> Result<String, ApiError
 
 /// A dynamically built statement with its parameters bound.
 pub fn run<'q>(text: String, binds: Vec<Bind>) -> Query<'q, Postgres, PgArguments> {
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(text));
-    for b in binds {
-        q = bind(q, b);
-    }
-    q
+    bind_all!(sqlx::query(sqlx::AssertSqlSafe(text)), binds)
 }
