@@ -3,8 +3,10 @@
 
 pub mod body;
 pub mod docs;
+pub mod fields;
 pub mod health;
 pub mod layers;
+pub mod list;
 pub mod pagination;
 pub mod query;
 
