@@ -2,10 +2,12 @@
 //! CSV/XLSX import, CSV export, and the public web-to-lead form.
 
 pub mod dto;
+pub mod export;
 pub mod handlers;
 pub mod import;
 pub mod model;
 pub mod service;
+pub mod upload;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -15,7 +17,7 @@ use crate::state::AppState;
 
 /// Import files (CSV, XLSX) may be larger than JSON bodies. An XLSX is also bounded once
 /// unpacked: see [`import`].
-const UPLOAD_LIMIT: usize = 10 * 1024 * 1024;
+pub const UPLOAD_LIMIT: usize = 10 * 1024 * 1024;
 
 pub fn routes() -> Router<AppState> {
     use handlers as h;
@@ -26,6 +28,7 @@ pub fn routes() -> Router<AppState> {
             "/api/leads/upload/",
             post(h::upload).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
         )
+        .route("/api/leads/upload/{id}/", get(h::upload_status))
         .route("/api/leads/export/", get(h::export))
         .route(
             "/api/leads/{id}/",
