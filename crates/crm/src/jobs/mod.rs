@@ -48,6 +48,8 @@ pub enum Job {
         to: String,
         context: serde_json::Value,
     },
+    /// Imports a stored lead file (`lead_import` row), all rows or none.
+    LeadImport { import_id: Uuid },
     /// Deletes expired sessions and reset tokens, old finished jobs and old ledger rows.
     PurgeExpired,
     /// Does nothing (after `sleep_ms`), or fails with `fail`: benchmarks and worker checks.
@@ -65,6 +67,7 @@ impl Job {
         match self {
             Job::ActivationEmail { .. } => "activation_email",
             Job::Email { .. } => "email",
+            Job::LeadImport { .. } => "lead_import",
             Job::PurgeExpired => "purge_expired",
             Job::Noop { .. } => "noop",
         }

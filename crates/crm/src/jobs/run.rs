@@ -35,6 +35,9 @@ pub(crate) async fn run(ctx: &mut JobContext<'_>, job: Job) -> anyhow::Result<()
             to,
             context,
         } => send(ctx, &template, &to, context).await,
+        Job::LeadImport { import_id } => {
+            crate::leads::upload::run_job(ctx.tx, ctx.pool, ctx.org_id, import_id).await
+        }
         Job::PurgeExpired => purge(ctx).await,
         Job::Noop { sleep_ms, fail } => {
             if sleep_ms > 0 {

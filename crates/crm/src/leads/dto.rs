@@ -275,6 +275,45 @@ pub struct ImportResponse {
     pub rows: Vec<ImportRowError>,
 }
 
+/// An import too large to answer at once: its job was queued.
+#[derive(Serialize, ToSchema)]
+pub struct ImportQueued {
+    pub error: bool,
+    pub message: String,
+    /// The import's id, for `GET /api/leads/upload/{job_id}/`.
+    pub job_id: Uuid,
+    /// `queued`.
+    pub status: String,
+    /// Data rows in the file.
+    pub total: usize,
+    pub status_url: String,
+}
+
+/// An import job's progress, then its outcome.
+#[derive(Serialize, ToSchema)]
+pub struct ImportStatus {
+    pub job_id: Uuid,
+    /// `queued`, `running`, `done` or `failed` (nothing was created).
+    pub status: String,
+    /// True when the import failed.
+    pub error: bool,
+    /// When failed: `{"leads_file": [message]}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Value>,
+    pub message: String,
+    /// Data rows in the file.
+    pub total: i32,
+    /// Rows checked and written so far.
+    pub processed: i32,
+    pub created: i32,
+    pub failed: i32,
+    /// The rows that failed: `[{"row": n, "errors": {field: [msg]}}]`.
+    #[schema(value_type = Vec<ImportRowError>)]
+    pub rows: Value,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

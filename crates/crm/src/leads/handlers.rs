@@ -1,22 +1,18 @@
 //! `/api/leads/...`: HTTP in and out. Bodies keep upstream's envelopes; upstream's 500s are 4xx.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::Json;
-use axum::body::{Body, Bytes};
-use axum::extract::{Multipart, Path, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
 use serde_json::{Map, Value, json};
-use sqlx::Row;
 use uuid::Uuid;
 
 use super::dto::{self, LEAD_SOURCE, LEAD_STATUS, LeadInput, Val, lead_errors};
-use super::import;
-use super::model::{self, Bind, Sql, Viewer};
+use super::model::{self, Viewer};
 use super::service;
 use crate::auth::ClientIp;
 use crate::common::activity::{self, Action};
@@ -382,265 +378,12 @@ pub async fn delete(
     ))
 }
 
-// ---- CSV/XLSX import and CSV export ----
+// ---- CSV/XLSX import and CSV export: see `upload` and `export` ----
 
-fn import_error(msg: &str, rows: Vec<dto::ImportRowError>) -> ApiError {
-    ApiError::new(
-        StatusCode::BAD_REQUEST,
-        json!({"error": true, "errors": {"leads_file": [msg]}, "rows": rows}),
-    )
-}
-
-/// Imports a CSV or XLSX file (`leads_file`, multipart). The header row names lead fields
-/// (`title` is required, as upstream); every row is validated like a POST; valid rows are created
-/// in one transaction and invalid ones reported by line (CSV) or spreadsheet row (XLSX).
-#[utoipa::path(post, path = "/api/leads/upload/", tag = "leads", security(("jwt" = []), ("api_key" = [])),
-    request_body(content_type = "multipart/form-data", content = Object, description = "`leads_file`: CSV (UTF-8 or ISO-8859-1) or XLSX (Excel 2007+, first worksheet; recognised by content), with a header row of lead field names; at most 100000 data rows"),
-    responses((status = 200, body = dto::ImportResponse), (status = 400, description = "`{\"error\": true, \"errors\": {\"leads_file\": [msg]}, \"rows\": [...]}`")))]
-pub async fn upload(mut t: Tenant, mut mp: Multipart) -> ApiResult<Json<Value>> {
-    let mut file: Option<(Bytes, import::Format)> = None;
-    while let Some(field) = mp
-        .next_field()
-        .await
-        .map_err(|e| ApiError::bad_request(format!("Multipart parse error - {e}")))?
-    {
-        if field.name() == Some("leads_file") {
-            let name = field.file_name().map(str::to_owned);
-            let content_type = field.content_type().map(str::to_owned);
-            let data = field
-                .bytes()
-                .await
-                .map_err(|e| ApiError::bad_request(format!("Multipart parse error - {e}")))?;
-            let format = import::detect(&data, name.as_deref(), content_type.as_deref());
-            file = Some((data, format));
-        }
-    }
-    let Some((data, format)) = file else {
-        return Err(import_error("This field is required.", vec![]));
-    };
-    // Parsing is CPU-bound; a panic in it (a malformed file) is a 400 like any unreadable file.
-    let table = tokio::task::spawn_blocking(move || import::read(&data, format))
-        .await
-        .unwrap_or_else(|_| {
-            Err(match format {
-                import::Format::Csv => import::INVALID_CSV,
-                import::Format::Xlsx => import::INVALID_XLSX,
-            }
-            .to_string())
-        })
-        .map_err(|msg| import_error(&msg, vec![]))?;
-    let headers = table.headers;
-    if !headers.iter().any(|h| h == "title") {
-        return Err(import_error("Missing headers: title", vec![]));
-    }
-    let known: HashSet<&str> = dto::field_names().collect();
-    let mut rows: Vec<(usize, LeadInput)> = Vec::new();
-    let mut failures: Vec<dto::ImportRowError> = Vec::new();
-    let mut seen_emails: HashMap<String, usize> = HashMap::new();
-    for (line, cells) in table.rows {
-        let mut map = Map::new();
-        for (h, v) in headers.iter().zip(cells) {
-            if known.contains(h.as_str()) && !v.is_empty() {
-                map.insert(h.clone(), Value::String(v));
-            }
-        }
-        let mut errors = FieldErrors::new();
-        if !map.contains_key("title") {
-            errors.add("title", "This field is required.");
-        }
-        let mut input = dto::validate(&map, &mut errors);
-        if input.text("status") == Some("converted") {
-            errors.add(
-                "status",
-                "Imported leads cannot be converted; import them, then convert.",
-            );
-        }
-        if let Some(e) = input.text("email").filter(|e| !e.is_empty())
-            && let Some(first) = seen_emails.insert(e.to_lowercase(), line)
-        {
-            errors.add("email", format!("Duplicate of line {first} in this file."));
-        }
-        if errors.is_empty() {
-            input.take_conversion();
-            rows.push((line, input));
-        } else {
-            failures.push(dto::ImportRowError {
-                row: line,
-                errors: errors.to_value(),
-            });
-        }
-    }
-    // E-mails already used in the org: one query for the whole file.
-    let emails: Vec<String> = rows
-        .iter()
-        .filter_map(|(_, r)| {
-            r.text("email")
-                .filter(|e| !e.is_empty())
-                .map(str::to_lowercase)
-        })
-        .collect();
-    let taken: HashSet<String> = sqlx::query_scalar(
-        "SELECT lower(email) FROM lead WHERE org_id = $1 AND lower(email) = ANY($2) AND email IS NOT NULL AND email <> ''",
-    )
-    .bind(t.org_id)
-    .bind(&emails)
-    .fetch_all(&mut *t.tx)
-    .await?
-    .into_iter()
-    .collect();
-    let mut valid = Vec::with_capacity(rows.len());
-    for (line, input) in rows {
-        if input
-            .text("email")
-            .is_some_and(|e| taken.contains(&e.to_lowercase()))
-        {
-            let mut e = FieldErrors::new();
-            e.add(
-                "email",
-                "Lead with this email already exists in this organization.",
-            );
-            failures.push(dto::ImportRowError {
-                row: line,
-                errors: e.to_value(),
-            });
-        } else {
-            valid.push(input);
-        }
-    }
-    failures.sort_by_key(|f| f.row);
-    if valid.is_empty() {
-        return Err(import_error(
-            "All the leads in the file are invalid.",
-            failures,
-        ));
-    }
-    for input in &valid {
-        let id = Uuid::new_v4();
-        let name = model::insert(&mut t.tx, t.org_id, Some(t.user_id), id, &input.fields).await?;
-        activity::record(&mut t, Action::Create, "Lead", id, &name).await?;
-    }
-    t.commit().await?;
-    Ok(Json(json!({
-        "error": false,
-        "message": "Leads created Successfully",
-        "created": valid.len(),
-        "failed": failures.len(),
-        "rows": failures,
-    })))
-}
-
-const EXPORT_CHUNK: i64 = 1000;
-
-struct ExportState {
-    t: Tenant,
-    with: String,
-    from: String,
-    cond: String,
-    binds: Vec<Bind>,
-    after: Option<(DateTime<Utc>, Uuid)>,
-    started: bool,
-    done: bool,
-}
-
-fn csv_line(fields: impl IntoIterator<Item = String>) -> Vec<u8> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let _ = w.write_record(fields);
-    w.into_inner().unwrap_or_default()
-}
-
-/// Every lead the list would show with these filters (open and closed), newest first, as CSV,
-/// streamed in chunks so memory stays flat however large the org.
-#[utoipa::path(get, path = "/api/leads/export/", tag = "leads", security(("jwt" = []), ("api_key" = [])),
-    params(("search" = Option<String>, Query, description = "same filters as the list")),
-    responses((status = 200, content_type = "text/csv", description = "id, the lead fields, assigned_to (e-mails), created_at")))]
-pub async fn export(t: Tenant, q: RawQuery) -> ApiResult<Response> {
-    let v = viewer(&t);
-    let mut sql = Sql::default();
-    sql.p(Bind::Uuid(v.org_id));
-    let filter = model::filters(&q, &mut sql, &v)?;
-    let state = ExportState {
-        t,
-        with: filter.with(""),
-        from: filter.from,
-        cond: filter.cond,
-        binds: sql.binds,
-        after: None,
-        started: false,
-        done: false,
-    };
-    let stream = futures_util::stream::unfold(state, |mut s| async move {
-        if s.done {
-            return None;
-        }
-        if !s.started {
-            s.started = true;
-            let header = std::iter::once("id".to_string())
-                .chain(dto::field_names().map(str::to_string))
-                .chain(["assigned_to".to_string(), "created_at".to_string()]);
-            return Some((Ok::<_, std::io::Error>(Bytes::from(csv_line(header))), s));
-        }
-        match export_chunk(&mut s).await {
-            Ok(bytes) => Some((Ok(Bytes::from(bytes)), s)),
-            Err(e) => {
-                tracing::error!(error = ?e, "lead export failed");
-                s.done = true;
-                Some((Err(std::io::Error::other("export failed")), s))
-            }
-        }
-    });
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"leads.csv\"",
-            ),
-        ],
-        Body::from_stream(stream),
-    )
-        .into_response())
-}
-
-async fn export_chunk(s: &mut ExportState) -> Result<Vec<u8>, sqlx::Error> {
-    let mut binds = s.binds.clone();
-    let mut cond = s.cond.clone();
-    if let Some((ts, id)) = s.after {
-        binds.push(Bind::Ts(ts));
-        binds.push(Bind::Uuid(id));
-        cond.push_str(&format!(
-            " AND (l.created_at, l.id) < (${}, ${})",
-            binds.len() - 1,
-            binds.len()
-        ));
-    }
-    let cols: Vec<String> = dto::field_names().map(|f| format!("l.{f}::text")).collect();
-    let text = format!(
-        "{}SELECT l.created_at, l.id, {},
-                (SELECT string_agg(u.email, ' ' ORDER BY a.id) FROM lead_assigned_to a
-                 JOIN profile p ON p.id = a.profile_id JOIN users u ON u.id = p.user_id WHERE a.lead_id = l.id),
-                crm_ts(l.created_at)
-         FROM {} WHERE {cond} ORDER BY l.created_at DESC, l.id DESC LIMIT {EXPORT_CHUNK}",
-        s.with,
-        cols.join(", "),
-        s.from
-    );
-    let rows = model::run(text, binds).fetch_all(&mut *s.t.tx).await?;
-    let mut out = Vec::new();
-    for row in &rows {
-        let mut fields = vec![row.try_get::<Uuid, _>(1)?.to_string()];
-        for i in 2..row.len() {
-            fields.push(row.try_get::<Option<String>, _>(i)?.unwrap_or_default());
-        }
-        out.extend(csv_line(fields));
-    }
-    match rows.last() {
-        Some(last) if rows.len() as i64 == EXPORT_CHUNK => {
-            s.after = Some((last.try_get(0)?, last.try_get(1)?))
-        }
-        _ => s.done = true,
-    }
-    Ok(out)
-}
+pub use super::export::{__path_export, export};
+pub use super::upload::{
+    __path_status as __path_upload_status, __path_upload, status as upload_status, upload,
+};
 
 // ---- Web-to-lead ----
 

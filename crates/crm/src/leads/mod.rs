@@ -2,10 +2,12 @@
 //! CSV/XLSX import, CSV export, and the public web-to-lead form.
 
 pub mod dto;
+pub mod export;
 pub mod handlers;
 pub mod import;
 pub mod model;
 pub mod service;
+pub mod upload;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -16,18 +18,18 @@ use crate::state::AppState;
 
 /// Import files (CSV, XLSX) may be larger than JSON bodies. An XLSX is also bounded once
 /// unpacked: see [`import`].
-const UPLOAD_LIMIT: usize = 10 * 1024 * 1024;
+pub const UPLOAD_LIMIT: usize = 10 * 1024 * 1024;
 
 /// The module's part of the OpenAPI document (merged by `crate::openapi::document`).
 #[derive(OpenApi)]
 #[openapi(
     paths(
         handlers::list, handlers::create, handlers::detail, handlers::detail_post, handlers::put,
-        handlers::patch, handlers::delete, handlers::upload, handlers::export, handlers::create_from_site,
+        handlers::patch, handlers::delete, handlers::upload, handlers::upload_status, handlers::export, handlers::create_from_site,
     ),
     components(schemas(
         dto::LeadObj, dto::LeadListResponse, dto::OpenLeads, dto::CloseLeads, dto::LeadDetailResponse,
-        dto::LeadCreated, dto::LeadConverted, dto::MessageResponse, dto::ImportResponse, dto::ImportRowError,
+        dto::LeadCreated, dto::LeadConverted, dto::MessageResponse, dto::ImportResponse, dto::ImportRowError, dto::ImportQueued, dto::ImportStatus,
     )),
     tags((name = "leads", description = "Leads, conversion, import/export, web-to-lead"))
 )]
@@ -42,6 +44,7 @@ pub fn routes() -> Router<AppState> {
             "/api/leads/upload/",
             post(h::upload).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
         )
+        .route("/api/leads/upload/{id}/", get(h::upload_status))
         .route("/api/leads/export/", get(h::export))
         .route(
             "/api/leads/{id}/",

@@ -7,6 +7,7 @@ mod conventions;
 mod documents;
 mod jobs;
 mod leads;
+mod leads_io;
 mod migrate;
 mod org_audit;
 mod org_dashboard;
