@@ -48,6 +48,19 @@ pub enum Job {
         to: String,
         context: serde_json::Value,
     },
+    /// The password-reset e-mail. Holds no token: the worker derives it from the reset's nonce
+    /// with SECRET_KEY (`auth::links`), so the jobs table never holds a working link.
+    PasswordResetEmail { reset: Uuid, to: String },
+    /// An invitation to join an org, for an existing account; its token is derived at send time
+    /// like a reset's.
+    InvitationEmail {
+        invitation: Uuid,
+        org_id: Uuid,
+        to: String,
+        org_name: String,
+        invited_by: String,
+        role: String,
+    },
     /// Deletes expired sessions and reset tokens, old finished jobs and old ledger rows.
     PurgeExpired,
     /// Does nothing (after `sleep_ms`), or fails with `fail`: benchmarks and worker checks.
@@ -65,6 +78,8 @@ impl Job {
         match self {
             Job::ActivationEmail { .. } => "activation_email",
             Job::Email { .. } => "email",
+            Job::PasswordResetEmail { .. } => "password_reset_email",
+            Job::InvitationEmail { .. } => "invitation_email",
             Job::PurgeExpired => "purge_expired",
             Job::Noop { .. } => "noop",
         }
