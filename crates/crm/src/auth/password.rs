@@ -217,4 +217,25 @@ mod tests {
         );
         assert_eq!(verify("pw-123456", &hash("pw-123456")), Verified::Yes);
     }
+
+    /// What each login path costs here: `cargo test --workspace --lib login_cost_report --
+    /// --ignored --nocapture` (numbers in docs/decisions.md).
+    #[test]
+    #[ignore]
+    fn login_cost_report() {
+        let time = |stored: &str| {
+            let t = std::time::Instant::now();
+            for _ in 0..5 {
+                verify("wrong-password", stored);
+            }
+            t.elapsed() / 5
+        };
+        let ours = hash("pw-123456");
+        println!("argon2id (ours):        {:?}", time(&ours));
+        println!("dummy (no user / '!'):  {:?}", time(""));
+        for iterations in [600_000, 870_000, 1_000_000] {
+            let django = django_pbkdf2_hash("pw-123456", "saltsalt", iterations);
+            println!("pbkdf2_sha256 {iterations}: {:?}", time(&django));
+        }
+    }
 }

@@ -2,8 +2,9 @@
 //! `/api/users/get-teams-and-users/`: an org's members (profiles). Fixed against upstream: create,
 //! update and detail work; a member cannot raise their own role; an admin cannot change the login
 //! e-mail of someone who also belongs to other orgs; the last admin cannot be demoted, deactivated
-//! or removed; deactivation and removal revoke the member's tokens at once. Adding an e-mail that
-//! already has an account (from another org) adds a membership.
+//! or removed; deactivation and removal revoke the member's tokens for this org at once. Adding an
+//! e-mail that already has an account invites it (`auth::invitations`); the account's own fields
+//! (login e-mail, picture) stay its owner's once it is not this org's alone.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -368,10 +369,10 @@ async fn phone_taken(t: &mut Tenant, phone: &str, except: Option<Uuid>) -> Resul
     Ok(taken)
 }
 
-/// Adds a member: a new account, or a membership for an e-mail that already has one.
+/// Adds a member: a new account, or an invitation for an e-mail that already has one.
 #[utoipa::path(post, path = "/api/users/", tag = "users", security(("jwt" = []), ("api_key" = [])),
     request_body(content = Object, description = "`{\"email\", \"role\", \"password\"?, \"phone\"?, \"alternate_phone\"?, \"is_organization_admin\"?, \"has_sales_access\"?, \"has_marketing_access\"?, \"profile_pic\"?, address fields?}`"),
-    responses((status = 201, description = "`{\"error\": false, \"message\": \"User Created Successfully\", \"user_id\", \"profile_id\"}`"),
+    responses((status = 201, description = "A new address: `{\"error\": false, \"message\": \"User Created Successfully\", \"user_id\", \"profile_id\"}`. An existing account is invited instead: `{\"error\": false, \"invited\": true, \"invitation_id\", \"message\"}` (it joins when its owner accepts)"),
               (status = 400, description = "`{\"error\": true, \"errors\": {\"user_errors\": {...}, \"profile_errors\": {...}, \"address_errors\": [{...}]}}`"),
               (status = 403)))]
 pub async fn create(
