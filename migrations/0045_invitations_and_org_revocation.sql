@@ -19,6 +19,11 @@ CREATE TABLE IF NOT EXISTS org_invitation (
 CREATE UNIQUE INDEX IF NOT EXISTS org_invitation_pending_idx
     ON org_invitation (org_id, user_id) WHERE accepted_at IS NULL;
 CREATE INDEX IF NOT EXISTS org_invitation_user_idx ON org_invitation (user_id);
+-- Besides the org policy (crm_enable_rls below), the invited user reads their own invitations
+-- (GET /api/auth/invitations/ runs with app.current_user and no org).
+DROP POLICY IF EXISTS invitee_read ON org_invitation;
+CREATE POLICY invitee_read ON org_invitation FOR SELECT
+    USING (user_id = NULLIF(current_setting('app.current_user', true), '')::uuid);
 
 -- Tokens are revoked per membership: removing or deactivating a member invalidates the tokens
 -- they hold for this org only (users.tokens_revoked_at still revokes everything: logout,

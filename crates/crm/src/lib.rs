@@ -40,6 +40,7 @@ fn api_routes() -> Router<AppState> {
             "/api/auth/password-reset/confirm/",
             post(auth::password_reset::confirm),
         )
+        .route("/api/auth/invitations/", get(auth::invitations::pending))
         .route(
             "/api/auth/invitations/accept/",
             post(auth::invitations::accept),

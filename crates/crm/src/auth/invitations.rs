@@ -1,8 +1,9 @@
 //! Invitations: an org admin who adds an e-mail that already has an account (`POST /api/users/`)
 //! invites it. The account's owner gets an e-mail (through the job queue) and joins when they
 //! accept, with `POST /api/auth/invitations/accept/`: `{"token"}` from the e-mail (no login
-//! needed: the token proves the mailbox), or signed in as that user, `{"org_id"}`. An invitation
-//! is single-use and lasts `VALID_DAYS`; inviting again renews it.
+//! needed: the token proves the mailbox), or signed in as that user, `{"org_id"}` (their pending
+//! invitations: `GET /api/auth/invitations/`). An invitation is single-use and lasts
+//! `VALID_DAYS`; inviting again renews it.
 
 use axum::Json;
 use axum::extract::State;
@@ -12,7 +13,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{Credentials, links};
+use super::{Credentials, JwtUser, links};
 use crate::common::audit::{self, Event, RequestInfo};
 use crate::db::tenant::{self, Tenant};
 use crate::error::{ApiError, ApiResult};
@@ -220,4 +221,43 @@ pub async fn accept(
         },
         role,
     }))
+}
+
+#[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
+pub struct PendingInvitation {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub org_name: Option<String>,
+    pub role: String,
+    /// The inviting admin's e-mail (null when made with the org's API key).
+    pub invited_by: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PendingInvitations {
+    pub invitations: Vec<PendingInvitation>,
+}
+
+/// The caller's pending invitations, newest first (accept one with `{"org_id"}`).
+#[utoipa::path(get, path = "/api/auth/invitations/", tag = "auth", security(("jwt" = [])),
+    responses((status = 200, body = PendingInvitations), (status = 401, description = "Not authenticated")))]
+pub async fn pending(
+    State(state): State<AppState>,
+    caller: JwtUser,
+) -> ApiResult<Json<PendingInvitations>> {
+    let mut tx = tenant::begin(&state.pool, None, Some(caller.user_id)).await?;
+    let invitations = sqlx::query_as::<_, PendingInvitation>(
+        "SELECT i.id, i.org_id, o.name AS org_name, i.role, u.email AS invited_by, i.created_at, i.expires_at
+         FROM org_invitation i JOIN organization o ON o.id = i.org_id
+         LEFT JOIN users u ON u.id = i.invited_by_id
+         WHERE i.user_id = $1 AND i.accepted_at IS NULL AND i.expires_at > now()
+         ORDER BY i.created_at DESC LIMIT 100",
+    )
+    .bind(caller.user_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Json(PendingInvitations { invitations }))
 }

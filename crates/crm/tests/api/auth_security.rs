@@ -188,6 +188,16 @@ async fn invitation_accepted_signed_in_with_org_id() {
         )
         .await;
     assert_eq!(res.status, StatusCode::CREATED);
+    // The invited user sees the invitation; nobody else does.
+    let list = app.get("/api/auth/invitations/", Some(&other.access)).await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.text);
+    let items = list.body["invitations"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["org_id"], admin.org_id.to_string());
+    assert_eq!(items[0]["invited_by"], "boss@example.com");
+    assert_eq!(items[0]["role"], "USER");
+    let list = app.get("/api/auth/invitations/", Some(&admin.access)).await;
+    assert_eq!(list.body["invitations"], json!([]));
     let body = json!({"org_id": admin.org_id});
     let res = app.post("/api/auth/invitations/accept/", None, &body).await;
     assert_eq!(
@@ -207,6 +217,12 @@ async fn invitation_accepted_signed_in_with_org_id() {
     assert_eq!(
         membership(&app, other.user_id, admin.org_id).await,
         Some(("USER".into(), true))
+    );
+    let list = app.get("/api/auth/invitations/", Some(&other.access)).await;
+    assert_eq!(
+        list.body["invitations"],
+        json!([]),
+        "accepted: no longer pending"
     );
     let res = app
         .post(
