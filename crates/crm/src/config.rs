@@ -42,7 +42,10 @@ pub struct Config {
     pub json_body_limit: usize,
     pub request_timeout: Duration,
     pub db_max_connections: u32,
-    /// Failed logins allowed per e-mail and per IP within `login_window` before 429.
+    /// Failed logins (see `auth::ratelimit`): per (e-mail, IP) before backing off from
+    /// `login_backoff_base`, and the per-e-mail and per-IP ceilings within `login_window`.
+    pub login_max_failures: u32,
+    pub login_backoff_base: Duration,
     pub login_max_failures_per_email: u32,
     pub login_max_failures_per_ip: u32,
     pub login_window: Duration,
@@ -250,6 +253,10 @@ impl Config {
                 return Err(bad("CORS_ALLOWED_ORIGINS", format!("not an origin: {o:?}")));
             }
         }
+        let login_backoff_base = match var("LOGIN_BACKOFF_BASE") {
+            Some(v) => parse_duration("LOGIN_BACKOFF_BASE", &v)?,
+            None => Duration::from_secs(30),
+        };
         let login_window = match var("LOGIN_RATE_WINDOW") {
             Some(v) => parse_duration("LOGIN_RATE_WINDOW", &v)?,
             None => Duration::from_secs(15 * 60),
@@ -275,7 +282,9 @@ impl Config {
             json_body_limit: parse_num("JSON_BODY_LIMIT", 1024 * 1024)?,
             request_timeout,
             db_max_connections: parse_num("DB_MAX_CONNECTIONS", 20)?,
-            login_max_failures_per_email: parse_num("LOGIN_MAX_FAILURES_PER_EMAIL", 5)?,
+            login_max_failures: parse_num("LOGIN_MAX_FAILURES", 5)?,
+            login_backoff_base,
+            login_max_failures_per_email: parse_num("LOGIN_MAX_FAILURES_PER_EMAIL", 50)?,
             login_max_failures_per_ip: parse_num("LOGIN_MAX_FAILURES_PER_IP", 20)?,
             login_window,
             default_from_email: var("DEFAULT_FROM_EMAIL")
@@ -309,7 +318,9 @@ impl Config {
             json_body_limit: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             db_max_connections: 5,
-            login_max_failures_per_email: 5,
+            login_max_failures: 5,
+            login_backoff_base: Duration::from_secs(30),
+            login_max_failures_per_email: 50,
             login_max_failures_per_ip: 20,
             login_window: Duration::from_secs(900),
             default_from_email: "no-reply@bottlecrm.local".into(),

@@ -40,6 +40,11 @@ fn api_routes() -> Router<AppState> {
             "/api/auth/password-reset/confirm/",
             post(auth::password_reset::confirm),
         )
+        .route("/api/auth/invitations/", get(auth::invitations::pending))
+        .route(
+            "/api/auth/invitations/accept/",
+            post(auth::invitations::accept),
+        )
         .route("/api/auth/me/", get(a::me))
         .route("/api/auth/profile/", get(a::profile))
         .route("/api/auth/switch-org/", post(a::switch_org))

@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::auth::{dto as auth_dto, google, handlers as auth, password_reset};
+use crate::auth::{dto as auth_dto, google, handlers as auth, invitations, password_reset};
 use crate::common::{
     activity, api_settings, attachments, audit, comments, dashboard, documents, orgs, profiles,
     tags, teams, users,
@@ -40,7 +40,7 @@ impl Modify for Security {
         health::healthz,
         auth::login, auth::register, auth::activate, auth::activate_link, auth::refresh, auth::logout,
         auth::me, auth::profile, auth::switch_org,
-        password_reset::request, password_reset::confirm,
+        password_reset::request, password_reset::confirm, invitations::accept, invitations::pending,
         orgs::list_orgs, orgs::create, orgs::get_org, orgs::update_org, orgs::get_settings, orgs::patch_settings,
         profiles::get_profile, profiles::patch_profile,
         google::callback, orgs::rotate_api_key,
@@ -69,6 +69,8 @@ impl Modify for Security {
         activity::ActivityObj, activity::ActivityUser, activity::ActivityListResponse, audit::AuditEntry,
         audit::AuditUser, audit::AuditLogResponse,
         password_reset::PasswordResetRequest, password_reset::PasswordResetConfirm,
+        invitations::AcceptInvitation, invitations::AcceptResponse, invitations::JoinedOrg,
+        invitations::PendingInvitation, invitations::PendingInvitations,
         documents::DocumentObj, documents::TeamRow, documents::DocumentList, documents::ActivePage,
         documents::InactivePage, documents::DocumentDetail, documents::DocumentCreated,
         comments::CommentObj, comments::CommentList, comments::CommentCreated, comments::Message,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use sqlx::PgPool;
 
 use crate::auth::jwt::Jwt;
-use crate::auth::ratelimit::LoginLimiter;
+use crate::auth::ratelimit::{LoginLimiter, LoginLimits};
 use crate::cache::ResponseCache;
 use crate::config::Config;
 use crate::storage::Storage;
@@ -36,11 +36,13 @@ impl AppState {
             cfg.access_token_lifetime,
             cfg.refresh_token_lifetime,
         );
-        let login_limiter = LoginLimiter::new(
-            cfg.login_max_failures_per_email,
-            cfg.login_max_failures_per_ip,
-            cfg.login_window,
-        );
+        let login_limiter = LoginLimiter::new(LoginLimits {
+            max_per_pair: cfg.login_max_failures,
+            max_per_email: cfg.login_max_failures_per_email,
+            max_per_ip: cfg.login_max_failures_per_ip,
+            window: cfg.login_window,
+            backoff_base: cfg.login_backoff_base,
+        });
         let storage = Storage::from_config(&cfg);
         let cache = ResponseCache::new(cfg.response_cache_bytes);
         AppState(Arc::new(Inner {

@@ -23,10 +23,6 @@ fn error_body(status: StatusCode, msg: &str) -> ApiError {
     ApiError::new(status, json!({ "error": msg }))
 }
 
-/// A well-known argon2 hash, verified when the e-mail is unknown so both paths take as long.
-static DUMMY_HASH: std::sync::LazyLock<String> =
-    std::sync::LazyLock::new(|| super::password::hash("dummy-password"));
-
 #[utoipa::path(post, path = "/api/auth/login/", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse), (status = 400, description = "`{\"non_field_errors\": [\"Invalid email or password\"]}` or field errors"),
               (status = 403, description = "`{\"error\": \"User does not have access to specified organization\"}`"),
@@ -66,10 +62,9 @@ pub async fn login(
             .bind(&email)
             .fetch_optional(&state.pool)
             .await?;
-    let (user_id, stored, is_active) = match row {
-        Some(r) => r,
-        None => (Uuid::nil(), DUMMY_HASH.clone(), false),
-    };
+    // No such user: an empty hash, which `password::verify` checks against a dummy argon2id
+    // hash of the same cost (as it does for accounts without a usable password).
+    let (user_id, stored, is_active) = row.unwrap_or((Uuid::nil(), String::new(), false));
     let verified = service::verify_password(password.clone(), stored).await?;
     if verified == Verified::No || !is_active || user_id.is_nil() {
         state.login_limiter.record_failure(&email, ip.as_deref());
@@ -92,7 +87,7 @@ pub async fn login(
             "Invalid email or password",
         ));
     }
-    state.login_limiter.record_success(&email);
+    state.login_limiter.record_success(&email, ip.as_deref());
 
     let mut tx = tenant::begin(&state.pool, None, Some(user_id)).await?;
     if verified == Verified::YesNeedsUpgrade {
@@ -166,19 +161,54 @@ pub async fn register(
     let mut errors = FieldErrors::new();
     let email = service::email_field(&body, &mut errors);
     let password = service::new_password_fields(&body, &mut errors);
-    if !errors.has("email") {
-        let (taken,): (bool,) =
-            sqlx::query_as("SELECT EXISTS (SELECT 1 FROM users WHERE lower(email) = lower($1))")
-                .bind(&email)
-                .fetch_one(&state.pool)
-                .await?;
-        if taken {
-            errors.add("email", "User with this email address already exists.");
-        }
-    }
     errors.into_result()?;
 
+    // Hashed either way, so both answers take as long.
     let hash = service::hash_password(password).await?;
+    let existing: Option<(Uuid, String)> =
+        sqlx::query_as("SELECT id, email FROM users WHERE lower(email) = lower($1)")
+            .bind(&email)
+            .fetch_optional(&state.pool)
+            .await?;
+    let registered = || {
+        (
+            StatusCode::CREATED,
+            Json(RegisterResponse {
+                message:
+                    "User registered successfully. Please check your email for activation link."
+                        .into(),
+                user_id: Uuid::new_v4(),
+                email: email.clone(),
+            }),
+        )
+    };
+    if let Some((owner, address)) = existing {
+        // No enumeration: the same answer as for a new address (with an id that names nobody),
+        // and the owner hears about it by e-mail, at most once an hour.
+        let mut tx = tenant::begin(&state.pool, None, Some(owner)).await?;
+        let notify: Option<(Uuid,)> = sqlx::query_as(
+            "UPDATE users SET account_notice_sent_at = now()
+             WHERE id = $1 AND (account_notice_sent_at IS NULL OR account_notice_sent_at < now() - interval '1 hour')
+             RETURNING id",
+        )
+        .bind(owner)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if notify.is_some() {
+            jobs::enqueue(
+                &mut tx,
+                None,
+                Job::Email {
+                    template: "account_exists".into(),
+                    to: address,
+                    context: json!({}),
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        return Ok(registered());
+    }
     let user_id = Uuid::new_v4();
     let mut tx = tenant::begin(&state.pool, None, Some(user_id)).await?;
     sqlx::query(
@@ -316,10 +346,15 @@ pub async fn refresh(
         .map_err(|_| invalid())?;
     let user_id = claims.user_uuid().ok_or_else(invalid)?;
     let mut tx = tenant::begin(&state.pool, claims.org_uuid(), Some(user_id)).await?;
+    // The user's revocation, or the membership's for an org-aware token.
     let row: Option<(bool, i64)> = sqlx::query_as(
-        "SELECT is_active, COALESCE(floor(extract(epoch FROM tokens_revoked_at))::bigint, 0) FROM users WHERE id = $1",
+        "SELECT u.is_active, GREATEST(COALESCE(floor(extract(epoch FROM u.tokens_revoked_at))::bigint, 0),
+                                      COALESCE(floor(extract(epoch FROM p.tokens_revoked_at))::bigint, 0))
+         FROM users u LEFT JOIN profile p ON p.user_id = u.id AND p.org_id = $2
+         WHERE u.id = $1",
     )
     .bind(user_id)
+    .bind(claims.org_uuid())
     .fetch_optional(&mut *tx)
     .await?;
     let Some((is_active, revoked_at)) = row else {

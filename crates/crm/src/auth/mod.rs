@@ -3,9 +3,12 @@
 
 pub mod activation;
 pub mod dto;
+pub mod email;
 pub mod google;
 pub mod handlers;
+pub mod invitations;
 pub mod jwt;
+pub mod links;
 pub mod password;
 pub mod password_reset;
 pub mod ratelimit;

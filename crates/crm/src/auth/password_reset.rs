@@ -1,7 +1,9 @@
 //! Password reset (upstream has none): `POST /api/auth/password-reset/` e-mails a single-use
 //! link valid for an hour; `POST /api/auth/password-reset/confirm/` sets the new password,
 //! spends the token and revokes every token the user held. Only a SHA-256 of the reset token is
-//! stored. The request answers the same whether the address exists or not (no enumeration).
+//! stored, and the e-mail job holds a nonce the token is derived from with SECRET_KEY at send
+//! time (`auth::links`): neither the tokens table nor the jobs table yields a working link. The
+//! request answers the same whether the address exists or not (no enumeration).
 
 use axum::Json;
 use axum::extract::State;
@@ -69,7 +71,10 @@ pub async fn request(
         .fetch_one(&mut *tx)
         .await?;
         if !recent {
-            let token = format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
+            // The token is an HMAC of a fresh nonce under SECRET_KEY: the table keeps its SHA-256,
+            // the job only the nonce, and the worker derives the token again when it sends.
+            let nonce = Uuid::new_v4();
+            let token = super::links::reset_token(&state.cfg.secret_key, nonce);
             sqlx::query(
                 "INSERT INTO password_reset_token (token_hash, user_id, expires_at)
                  VALUES ($1, $2, now() + make_interval(mins => $3))",
@@ -79,17 +84,12 @@ pub async fn request(
             .bind(TOKEN_MINUTES as i32)
             .execute(&mut *tx)
             .await?;
-            let link = format!(
-                "{}/reset-password?token={token}",
-                state.cfg.domain_name.trim_end_matches('/')
-            );
             jobs::enqueue(
                 &mut tx,
                 None,
-                Job::Email {
-                    template: "password_reset".into(),
+                Job::PasswordResetEmail {
+                    reset: nonce,
                     to: address,
-                    context: json!({ "link": link, "expires_minutes": TOKEN_MINUTES }),
                 },
             )
             .await?;

@@ -85,9 +85,9 @@ pub async fn api_key_actor(
     let org_id = org_by_api_key_audited(&state.pool, key, req).await?;
     let mut tx = tenant::begin(&state.pool, Some(org_id), None).await?;
     let (user_id, email, _) = acting_admin(&mut tx, org_id).await?;
-    let ev = audit::Event::new("API_KEY_USED", Some(user_id), Some(org_id))
+    let ev = audit::Event::new("API_KEY_USED", None, Some(org_id))
         .describe("API key used")
-        .meta(json!({"endpoint": req.path}));
+        .meta(json!({"endpoint": req.path, "via": "api_key"}));
     audit::write(&mut tx, req, ev).await?;
     tx.commit().await?;
     Ok(ApiKeyActor {
@@ -150,12 +150,18 @@ pub async fn org_claims(
     })
 }
 
-/// The smallest `iat` a new token of this user may carry: newer than the last revocation.
-pub async fn min_iat(tx: &mut Tx, user_id: Uuid) -> Result<i64, ApiError> {
+/// The smallest `iat` a new token of this user (for this org) may carry: newer than the last
+/// revocation of the user and of the membership.
+pub async fn min_iat(tx: &mut Tx, user_id: Uuid, org_id: Option<Uuid>) -> Result<i64, ApiError> {
     let (revoked,): (i64,) = sqlx::query_as(
-        "SELECT COALESCE(floor(extract(epoch FROM tokens_revoked_at))::bigint + 1, 0) FROM users WHERE id = $1",
+        "SELECT GREATEST(
+                    COALESCE(floor(extract(epoch FROM u.tokens_revoked_at))::bigint + 1, 0),
+                    COALESCE((SELECT floor(extract(epoch FROM p.tokens_revoked_at))::bigint + 1
+                              FROM profile p WHERE p.user_id = u.id AND p.org_id = $2), 0))
+         FROM users u WHERE u.id = $1",
     )
     .bind(user_id)
+    .bind(org_id)
     .fetch_one(&mut **tx)
     .await?;
     Ok(revoked)
@@ -167,14 +173,29 @@ pub async fn issue_tokens(
     user_id: Uuid,
     org: Option<&OrgClaims>,
 ) -> Result<TokenPair, ApiError> {
-    let min = min_iat(tx, user_id).await?;
+    let min = min_iat(tx, user_id, org.map(|o| o.org_id)).await?;
     Ok(state.jwt.issue_pair(user_id, org, min))
 }
 
-/// Invalidates every token of the user issued until now (logout, password change, removal).
+/// Invalidates every token of the user issued until now (logout, password change).
 pub async fn revoke_tokens(conn: &mut sqlx::PgConnection, user_id: Uuid) -> Result<(), ApiError> {
     sqlx::query("UPDATE users SET tokens_revoked_at = now() WHERE id = $1")
         .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Invalidates the tokens the user holds for this org only (removal, deactivation): an org
+/// admin's decision does not sign the user out of their other orgs.
+pub async fn revoke_org_tokens(
+    conn: &mut sqlx::PgConnection,
+    user_id: Uuid,
+    org_id: Uuid,
+) -> Result<(), ApiError> {
+    sqlx::query("UPDATE profile SET tokens_revoked_at = now() WHERE user_id = $1 AND org_id = $2")
+        .bind(user_id)
+        .bind(org_id)
         .execute(conn)
         .await?;
     Ok(())
@@ -218,45 +239,7 @@ pub fn new_password_fields(body: &Map<String, Value>, errors: &mut FieldErrors) 
     password
 }
 
-/// Django's e-mail normalisation: the domain part lower-cased.
-pub fn normalize_email(email: &str) -> String {
-    let email = email.trim();
-    match email.rsplit_once('@') {
-        Some((local, domain)) => format!("{local}@{}", domain.to_lowercase()),
-        None => email.to_string(),
-    }
-}
-
-/// Close to Django's EmailValidator: one `@`, a non-empty local part without spaces, and a
-/// domain of dot-separated labels (or `localhost`).
-pub fn is_valid_email(email: &str) -> bool {
-    let Some((local, domain)) = email.rsplit_once('@') else {
-        return false;
-    };
-    if local.is_empty()
-        || local.len() > 64
-        || email.len() > 254
-        || local.contains(char::is_whitespace)
-        || local.contains('@')
-    {
-        return false;
-    }
-    if domain == "localhost" {
-        return true;
-    }
-    let labels: Vec<&str> = domain.split('.').collect();
-    labels.len() >= 2
-        && labels.iter().all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.chars().all(|c| c.is_alphanumeric() || c == '-')
-        })
-        && labels
-            .last()
-            .is_some_and(|tld| tld.len() >= 2 && !tld.chars().all(|c| c.is_ascii_digit()))
-}
+pub use super::email::{is_valid_email, normalize_email};
 
 /// Hashes off the async runtime (argon2 takes tens of milliseconds on purpose).
 pub async fn hash_password(password: String) -> Result<String, ApiError> {

@@ -2,8 +2,9 @@
 //! `/api/users/get-teams-and-users/`: an org's members (profiles). Fixed against upstream: create,
 //! update and detail work; a member cannot raise their own role; an admin cannot change the login
 //! e-mail of someone who also belongs to other orgs; the last admin cannot be demoted, deactivated
-//! or removed; deactivation and removal revoke the member's tokens at once. Adding an e-mail that
-//! already has an account (from another org) adds a membership.
+//! or removed; deactivation and removal revoke the member's tokens for this org at once. Adding an
+//! e-mail that already has an account invites it (`auth::invitations`); the account's own fields
+//! (login e-mail, picture) stay its owner's once it is not this org's alone.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -17,7 +18,7 @@ use super::audit::{self, Event, RequestInfo};
 use super::enums::{COUNTRY_CODES, ROLES, is_country};
 use super::profiles::{self, ProfileObj};
 use super::teams::{self, TeamObj};
-use crate::auth::service;
+use crate::auth::{invitations, service};
 use crate::db::tenant::{Tenant, Tx};
 use crate::error::{ApiError, ApiResult};
 use crate::http::body::{BodyExt, JsonBody};
@@ -368,10 +369,10 @@ async fn phone_taken(t: &mut Tenant, phone: &str, except: Option<Uuid>) -> Resul
     Ok(taken)
 }
 
-/// Adds a member: a new account, or a membership for an e-mail that already has one.
+/// Adds a member: a new account, or an invitation for an e-mail that already has one.
 #[utoipa::path(post, path = "/api/users/", tag = "users", security(("jwt" = []), ("api_key" = [])),
     request_body(content = Object, description = "`{\"email\", \"role\", \"password\"?, \"phone\"?, \"alternate_phone\"?, \"is_organization_admin\"?, \"has_sales_access\"?, \"has_marketing_access\"?, \"profile_pic\"?, address fields?}`"),
-    responses((status = 201, description = "`{\"error\": false, \"message\": \"User Created Successfully\", \"user_id\", \"profile_id\"}`"),
+    responses((status = 201, description = "A new address: `{\"error\": false, \"message\": \"User Created Successfully\", \"user_id\", \"profile_id\"}`. An existing account is invited instead: `{\"error\": false, \"invited\": true, \"invitation_id\", \"message\"}` (it joins when its owner accepts)"),
               (status = 400, description = "`{\"error\": true, \"errors\": {\"user_errors\": {...}, \"profile_errors\": {...}, \"address_errors\": [{...}]}}`"),
               (status = 403)))]
 pub async fn create(
@@ -450,6 +451,32 @@ pub async fn create(
         return Err(envelope(StatusCode::BAD_REQUEST, Value::Object(errors)));
     }
 
+    // An account that exists but has never been a member here is invited, not added: its owner
+    // joins when they accept (auth::invitations). A past member (removed or deactivated) comes
+    // back as before: they accepted once.
+    if let (Some((uid,)), None) = (existing, membership) {
+        let grant = invitations::Grant {
+            role: input.role.clone().unwrap_or_else(|| "USER".into()),
+            is_organization_admin: input.is_organization_admin.unwrap_or(false),
+            has_sales_access: input.has_sales_access.unwrap_or(false),
+            has_marketing_access: input.has_marketing_access.unwrap_or(false),
+        };
+        let invitation_id = invitations::invite(&mut t, uid, &email, &grant).await?;
+        let ev = Event::new("MEMBERSHIP_INVITED", t.actor(), Some(t.org_id))
+            .describe(format!("{email} invited as {}", grant.role))
+            .meta(
+                json!({"target_user_id": uid, "invitation_id": invitation_id, "role": grant.role}),
+            );
+        audit::write(&mut t.tx, &req, ev).await?;
+        t.commit().await?;
+        return Ok((
+            StatusCode::CREATED,
+            Json(
+                json!({"error": false, "invited": true, "invitation_id": invitation_id,
+                        "message": format!("Invitation sent: {email} joins the organization after accepting it.")}),
+            ),
+        ));
+    }
     let user_id = match existing {
         Some((uid,)) => uid,
         None => {
@@ -521,7 +548,7 @@ pub async fn create(
     if let Some(fields) = &address {
         save_address(&mut t, profile_id, fields).await?;
     }
-    let ev = Event::new("MEMBERSHIP_ADDED", Some(t.user_id), Some(t.org_id))
+    let ev = Event::new("MEMBERSHIP_ADDED", t.actor(), Some(t.org_id))
         .describe(format!("{email} added as {role}"))
         .meta(
             json!({"target_user_id": user_id, "profile_id": profile_id, "role": role,
@@ -536,6 +563,21 @@ pub async fn create(
                     "user_id": user_id, "profile_id": profile_id}),
         ),
     ))
+}
+
+/// Whether the org may edit the account itself (login e-mail, picture): only when it was made
+/// for this org (`POST /api/users/` with a new address) and belongs to no other. An account that
+/// joined by invitation, or has another membership, is its owner's alone.
+async fn account_is_orgs(t: &mut Tenant, user_id: Uuid) -> Result<bool, ApiError> {
+    let (orgs, invited): (i64, bool) = sqlx::query_as(
+        "SELECT crm_membership_count($1),
+                EXISTS (SELECT 1 FROM org_invitation WHERE org_id = $2 AND user_id = $1 AND accepted_at IS NOT NULL)",
+    )
+    .bind(user_id)
+    .bind(t.org_id)
+    .fetch_one(&mut *t.tx)
+    .await?;
+    Ok(orgs <= 1 && !invited)
 }
 
 /// The membership a `/user/<user id>/` path names, in the caller's org.
@@ -708,20 +750,32 @@ async fn update(
                 "email".into(),
                 json!(["User with this email address already exists."]),
             );
-        } else if !is_self {
-            // The login e-mail is global: only the account's owner may change it once the account
-            // is shared with other orgs.
-            let (orgs,): (i64,) = sqlx::query_as("SELECT crm_membership_count($1)")
-                .bind(target.user_id)
-                .fetch_one(&mut *t.tx)
-                .await?;
-            if orgs > 1 {
-                contact_errors.insert(
-                    "email".into(),
-                    json!(["This user belongs to other organizations; only they can change their login e-mail."]),
-                );
-            }
+        } else if !is_self && !account_is_orgs(&mut t, target.user_id).await? {
+            contact_errors.insert(
+                "email".into(),
+                json!(["This user belongs to other organizations; only they can change their login e-mail."]),
+            );
         }
+    }
+    // The picture is the account's too (shown in every org it belongs to).
+    let pic_changes = match &profile_pic {
+        Some(new) if !is_self => {
+            let (current,): (Option<String>,) =
+                sqlx::query_as("SELECT profile_pic FROM users WHERE id = $1")
+                    .bind(target.user_id)
+                    .fetch_one(&mut *t.tx)
+                    .await?;
+            *new != current
+        }
+        _ => false,
+    };
+    if pic_changes && !account_is_orgs(&mut t, target.user_id).await? {
+        contact_errors.insert(
+            "profile_pic".into(),
+            json!([
+                "This user belongs to other organizations; only they can change their picture."
+            ]),
+        );
     }
     if let Some(Some(phone)) = &input.phone
         && phone_taken(&mut t, phone, Some(target.profile_id)).await?
@@ -818,7 +872,7 @@ async fn update(
         save_address(&mut t, target.profile_id, fields).await?;
     }
     if role != target.role || org_admin != target.is_organization_admin {
-        let ev = Event::new("ROLE_CHANGED", Some(t.user_id), Some(t.org_id))
+        let ev = Event::new("ROLE_CHANGED", t.actor(), Some(t.org_id))
             .describe(format!(
                 "{} changed from {} to {}",
                 target.email, target.role, role
@@ -831,7 +885,7 @@ async fn update(
         audit::write(&mut t.tx, &req, ev).await?;
     }
     if let Some(e) = &email {
-        let ev = Event::new("EMAIL_CHANGED", Some(t.user_id), Some(t.org_id))
+        let ev = Event::new("EMAIL_CHANGED", t.actor(), Some(t.org_id))
             .describe(format!("Login e-mail changed from {} to {e}", target.email))
             .meta(json!({"target_user_id": target.user_id, "from": target.email, "to": e}));
         audit::write(&mut t.tx, &req, ev).await?;
@@ -897,8 +951,8 @@ pub async fn delete(
         .bind(t.user_id)
         .execute(&mut *t.tx)
         .await?;
-    service::revoke_tokens(&mut t.tx, target.user_id).await?;
-    let ev = Event::new("MEMBERSHIP_REVOKED", Some(t.user_id), Some(t.org_id))
+    service::revoke_org_tokens(&mut t.tx, target.user_id, t.org_id).await?;
+    let ev = Event::new("MEMBERSHIP_REVOKED", t.actor(), Some(t.org_id))
         .describe(format!(
             "Membership of {} revoked by {}",
             target.email, t.email
@@ -949,7 +1003,7 @@ pub async fn set_status(
     if let Some(active) = wanted.filter(|a| *a != target.is_active) {
         if !active {
             ensure_other_admin(&mut t, &target).await?;
-            service::revoke_tokens(&mut t.tx, target.user_id).await?;
+            service::revoke_org_tokens(&mut t.tx, target.user_id, t.org_id).await?;
         }
         sqlx::query("UPDATE profile SET is_active = $3, updated_at = now(), updated_by_id = $4 WHERE id = $1 AND org_id = $2")
             .bind(target.profile_id)
@@ -959,7 +1013,7 @@ pub async fn set_status(
             .execute(&mut *t.tx)
             .await?;
         let status = if active { "Active" } else { "Inactive" };
-        let ev = Event::new("STATUS_CHANGED", Some(t.user_id), Some(t.org_id))
+        let ev = Event::new("STATUS_CHANGED", t.actor(), Some(t.org_id))
             .describe(format!("{} set to {status}", target.email))
             .meta(json!({"target_user_id": target.user_id, "is_active": active}));
         audit::write(&mut t.tx, &req, ev).await?;

@@ -57,6 +57,12 @@ impl Tenant {
         self.role == "ADMIN" || self.is_organization_admin
     }
 
+    /// Who audit rows name as the actor: the signed-in user, or nobody for an org API key (the
+    /// row says `via: api_key`), never the member the key's request runs as.
+    pub fn actor(&self) -> Option<Uuid> {
+        (!self.via_api_key).then_some(self.user_id)
+    }
+
     pub fn require_admin(&self) -> Result<(), ApiError> {
         if self.is_admin() {
             Ok(())
@@ -78,10 +84,13 @@ struct AuthRow {
     email: String,
     is_active: bool,
     revoked_at: i64,
+    /// The membership's own revocation (`profile.tokens_revoked_at`).
+    org_revoked_at: i64,
     data_version: i64,
     profile_id: Option<Uuid>,
     role: Option<String>,
     is_organization_admin: Option<bool>,
+    profile_active: Option<bool>,
 }
 
 impl FromRequestParts<AppState> for Tenant {
@@ -104,9 +113,10 @@ impl FromRequestParts<AppState> for Tenant {
                             COALESCE(floor(extract(epoch FROM u.tokens_revoked_at))::bigint, 0) AS revoked_at,
                             (SELECT coalesce(sum(n), 0)::bigint FROM cache_versions
                              WHERE scope IN ($2, '00000000-0000-0000-0000-000000000000')) AS data_version,
-                            p.id AS profile_id, p.role, p.is_organization_admin
+                            COALESCE(floor(extract(epoch FROM p.tokens_revoked_at))::bigint, 0) AS org_revoked_at,
+                            p.id AS profile_id, p.role, p.is_organization_admin, p.is_active AS profile_active
                      FROM users u
-                     LEFT JOIN profile p ON p.user_id = u.id AND p.org_id = $2 AND p.is_active
+                     LEFT JOIN profile p ON p.user_id = u.id AND p.org_id = $2
                      WHERE u.id = $1",
                 )
                 .bind(user_id)
@@ -114,10 +124,17 @@ impl FromRequestParts<AppState> for Tenant {
                 .fetch_optional(&mut *tx)
                 .await?;
                 let row = row.ok_or_else(auth::user_not_found)?;
-                auth::check_user(row.is_active, row.revoked_at, claims.iat)?;
-                let (Some(profile_id), Some(role), Some(is_organization_admin)) =
-                    (row.profile_id, row.role, row.is_organization_admin)
-                else {
+                auth::check_user(
+                    row.is_active,
+                    row.revoked_at.max(row.org_revoked_at),
+                    claims.iat,
+                )?;
+                let (Some(profile_id), Some(role), Some(is_organization_admin), Some(true)) = (
+                    row.profile_id,
+                    row.role,
+                    row.is_organization_admin,
+                    row.profile_active,
+                ) else {
                     return Err(ApiError::new(
                         axum::http::StatusCode::FORBIDDEN,
                         json!({"detail": "You no longer have access to this organization. Please login again."}),
@@ -143,9 +160,9 @@ impl FromRequestParts<AppState> for Tenant {
                 let (user_id, email, (profile_id, role, is_organization_admin)) =
                     auth::service::acting_admin(&mut tx, org_id).await?;
                 // Committed with the request's own changes: a use that rolls back leaves no row.
-                let ev = audit::Event::new("API_KEY_USED", Some(user_id), Some(org_id))
+                let ev = audit::Event::new("API_KEY_USED", None, Some(org_id))
                     .describe("API key used")
-                    .meta(json!({"endpoint": req.path}));
+                    .meta(json!({"endpoint": req.path, "via": "api_key"}));
                 audit::write(&mut tx, &req, ev).await?;
                 let data_version = data_version(&mut tx, org_id).await?;
                 Ok(Tenant {

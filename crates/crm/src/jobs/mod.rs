@@ -50,6 +50,19 @@ pub enum Job {
     },
     /// Imports a stored lead file (`lead_import` row), all rows or none.
     LeadImport { import_id: Uuid },
+    /// The password-reset e-mail. Holds no token: the worker derives it from the reset's nonce
+    /// with SECRET_KEY (`auth::links`), so the jobs table never holds a working link.
+    PasswordResetEmail { reset: Uuid, to: String },
+    /// An invitation to join an org, for an existing account; its token is derived at send time
+    /// like a reset's.
+    InvitationEmail {
+        invitation: Uuid,
+        org_id: Uuid,
+        to: String,
+        org_name: String,
+        invited_by: String,
+        role: String,
+    },
     /// Deletes expired sessions and reset tokens, old finished jobs and old ledger rows.
     PurgeExpired,
     /// Does nothing (after `sleep_ms`), or fails with `fail`: benchmarks and worker checks.
@@ -68,6 +81,8 @@ impl Job {
             Job::ActivationEmail { .. } => "activation_email",
             Job::Email { .. } => "email",
             Job::LeadImport { .. } => "lead_import",
+            Job::PasswordResetEmail { .. } => "password_reset_email",
+            Job::InvitationEmail { .. } => "invitation_email",
             Job::PurgeExpired => "purge_expired",
             Job::Noop { .. } => "noop",
         }

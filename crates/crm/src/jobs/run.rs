@@ -38,6 +38,42 @@ pub(crate) async fn run(ctx: &mut JobContext<'_>, job: Job) -> anyhow::Result<()
         Job::LeadImport { import_id } => {
             crate::leads::upload::run_job(ctx.tx, ctx.pool, ctx.org_id, import_id).await
         }
+        Job::PasswordResetEmail { reset, to } => {
+            let secret = link_secret(ctx)?;
+            let token = crate::auth::links::reset_token(&secret, reset);
+            let link = format!(
+                "{}/reset-password?token={token}",
+                ctx.mailer.site_url().trim_end_matches('/')
+            );
+            let minutes = crate::auth::password_reset::TOKEN_MINUTES;
+            send(
+                ctx,
+                "password_reset",
+                &to,
+                json!({ "link": link, "expires_minutes": minutes }),
+            )
+            .await
+        }
+        Job::InvitationEmail {
+            invitation,
+            org_id,
+            to,
+            org_name,
+            invited_by,
+            role,
+        } => {
+            let secret = link_secret(ctx)?;
+            let token = crate::auth::links::invitation_token(&secret, org_id, invitation);
+            let link = format!(
+                "{}/invitations/accept?token={token}",
+                ctx.mailer.site_url().trim_end_matches('/')
+            );
+            let context = json!({
+                "link": link, "token": token, "org_name": org_name, "invited_by": invited_by,
+                "role": role, "expires_days": crate::auth::invitations::VALID_DAYS,
+            });
+            send(ctx, "invitation", &to, context).await
+        }
         Job::PurgeExpired => purge(ctx).await,
         Job::Noop { sleep_ms, fail } => {
             if sleep_ms > 0 {
@@ -48,6 +84,13 @@ pub(crate) async fn run(ctx: &mut JobContext<'_>, job: Job) -> anyhow::Result<()
                 None => Ok(()),
             }
         }
+    }
+}
+
+fn link_secret(ctx: &JobContext<'_>) -> anyhow::Result<String> {
+    match ctx.mailer.link_secret() {
+        Some(s) => Ok(s.to_string()),
+        None => bail!("the mailer has no link secret (SECRET_KEY): cannot sign the link"),
     }
 }
 

@@ -29,6 +29,8 @@ pub struct Mailer {
     from: Mailbox,
     /// Base URL of the web app, given to templates as `site_url`.
     site_url: String,
+    /// SECRET_KEY, to derive the tokens of e-mailed links at send time (`auth::links`).
+    link_secret: Option<String>,
 }
 
 /// Who an e-mail is for and which job sends it (for the ledger).
@@ -46,6 +48,7 @@ impl Mailer {
             transport: Transport::Outbox,
             from: parse_from(from)?,
             site_url: site_url.into(),
+            link_secret: None,
         })
     }
 
@@ -54,15 +57,27 @@ impl Mailer {
             transport: Transport::Smtp(settings.transport()?),
             from: parse_from(from)?,
             site_url: site_url.into(),
+            link_secret: None,
         })
     }
 
     /// `smtp` when EMAIL_URL or EMAIL_HOST is set, else `outbox`.
     pub fn from_env(cfg: &crate::Config) -> anyhow::Result<Mailer> {
-        match SmtpSettings::from_env()? {
-            Some(s) => Self::smtp(&s, &cfg.default_from_email, &cfg.domain_name),
-            None => Self::outbox(&cfg.default_from_email, &cfg.domain_name),
-        }
+        let mailer = match SmtpSettings::from_env()? {
+            Some(s) => Self::smtp(&s, &cfg.default_from_email, &cfg.domain_name)?,
+            None => Self::outbox(&cfg.default_from_email, &cfg.domain_name)?,
+        };
+        Ok(mailer.with_link_secret(&cfg.secret_key))
+    }
+
+    /// The key that signs the links of password-reset and invitation e-mails (SECRET_KEY).
+    pub fn with_link_secret(mut self, secret: &str) -> Mailer {
+        self.link_secret = Some(secret.to_string());
+        self
+    }
+
+    pub fn link_secret(&self) -> Option<&str> {
+        self.link_secret.as_deref()
     }
 
     pub fn transport_name(&self) -> &'static str {

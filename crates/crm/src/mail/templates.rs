@@ -11,6 +11,8 @@
 //! - `mention`: `module`, `name`, `url` or `path`, `commented_by`, optional `comment`
 //! - `account_status`: `active` (bool), `org_name`, optional `changed_by`
 //! - `user_removed`: `org_name`, optional `removed_by`
+//! - `invitation`: `link`, `token`, `org_name`, `invited_by`, `role`, `expires_days`
+//! - `account_exists`: nothing (a registration attempt for an address that has an account)
 
 use std::sync::LazyLock;
 
@@ -38,6 +40,11 @@ const SUBJECTS: &[(&str, &str)] = &[
         "user_removed",
         "You were removed from {{ org_name }} on {{ app_name }}",
     ),
+    (
+        "invitation",
+        "{{ invited_by }} invited you to {{ org_name }} on {{ app_name }}",
+    ),
+    ("account_exists", "Your {{ app_name }} account"),
 ];
 
 macro_rules! bodies {
@@ -55,7 +62,9 @@ const FILES: &[(&str, &str)] = bodies!(
     "assignment",
     "mention",
     "account_status",
-    "user_removed"
+    "user_removed",
+    "invitation",
+    "account_exists"
 );
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
@@ -142,6 +151,11 @@ pub fn sample_context(name: &str) -> Value {
             json!({"active": false, "org_name": "ACME", "changed_by": "ann@example.com"})
         }
         "user_removed" => json!({"org_name": "ACME", "removed_by": "ann@example.com"}),
+        "invitation" => {
+            json!({"link": "https://crm.example.com/invitations/accept?token=abc", "token": "abc",
+                   "org_name": "ACME <Ltd>", "invited_by": "ann@example.com", "role": "USER", "expires_days": 7})
+        }
+        "account_exists" => json!({}),
         _ => json!({}),
     }
 }

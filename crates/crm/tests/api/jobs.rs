@@ -24,7 +24,9 @@ fn fast() -> WorkerOptions {
 }
 
 fn worker(app: &TestApp, opts: WorkerOptions) -> Worker {
-    let mailer = Mailer::outbox("no-reply@bottlecrm.local", "http://localhost:5173").unwrap();
+    let mailer = Mailer::outbox("no-reply@bottlecrm.local", "http://localhost:5173")
+        .unwrap()
+        .with_link_secret(&app.state.cfg.secret_key);
     Worker::new(app.db.app.clone(), opts, mailer)
 }
 
@@ -112,8 +114,10 @@ async fn jobs_registration_enqueues_the_activation_email() {
     let body = json!({"email": "new@example.com", "password": "long-enough-1", "confirm_password": "long-enough-1"});
     let res = app.post("/api/auth/register/", None, &body).await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
-    // A rejected registration (duplicate) enqueues nothing.
-    let res = app.post("/api/auth/register/", None, &body).await;
+    // A rejected registration enqueues nothing.
+    let bad =
+        json!({"email": "other@example.com", "password": "long-enough-1", "confirm_password": "x"});
+    let res = app.post("/api/auth/register/", None, &bad).await;
     assert_eq!(res.status, StatusCode::BAD_REQUEST);
     assert_eq!(count(&app, "SELECT count(*) FROM jobs").await, 1);
     assert_eq!(w.drain().await.unwrap(), 1);

@@ -2,6 +2,7 @@
 //! One test binary with a module per area keeps link time down.
 
 mod auth;
+mod auth_security;
 mod comments;
 mod conventions;
 mod documents;

@@ -143,27 +143,15 @@ async fn create_user_new_existing_elsewhere_duplicate_and_invalid() {
     assert_eq!(login.status, StatusCode::OK);
     assert_eq!(login.body["current_org"]["id"], admin.org_id.to_string());
 
-    // Someone who already has an account in another org gets a membership here.
+    // Someone who already has an account elsewhere is invited, not added (see auth_security).
     let other = app.admin("other-admin@example.com").await;
     let res = app
         .post("/api/users/", Some(&admin.access),
               &json!({"email": "other-admin@example.com", "role": "ADMIN", "address_line": "1 Main St", "city": "Pune"}))
         .await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
-    assert_eq!(
-        profile_row(&app, other.user_id, admin.org_id).await,
-        Some(("ADMIN".into(), false, true))
-    );
-    let me = app.get("/api/auth/me/", Some(&other.access)).await;
-    assert_eq!(me.body["organizations"].as_array().unwrap().len(), 2);
-    let (addr,): (Option<Uuid>,) =
-        sqlx::query_as("SELECT address_id FROM profile WHERE user_id = $1 AND org_id = $2")
-            .bind(other.user_id)
-            .bind(admin.org_id)
-            .fetch_one(&app.db.admin)
-            .await
-            .unwrap();
-    assert!(addr.is_some(), "address stored with the org");
+    assert_eq!(res.body["invited"], true);
+    assert_eq!(profile_row(&app, other.user_id, admin.org_id).await, None);
 
     // Already a member.
     let res = app
