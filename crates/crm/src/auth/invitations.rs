@@ -23,6 +23,8 @@ use crate::state::AppState;
 
 /// How long an invitation can be accepted.
 pub const VALID_DAYS: i64 = 7;
+/// At most one invitation e-mail per (org, user) per this many minutes.
+const RESEND_MINUTES: i64 = 10;
 
 /// The membership an invitation grants.
 pub struct Grant {
@@ -40,6 +42,17 @@ pub async fn invite(
     email: &str,
     grant: &Grant,
 ) -> Result<Uuid, ApiError> {
+    // Inviting again within RESEND_MINUTES updates the grant but sends no second e-mail (an
+    // admin cannot flood someone's mailbox).
+    let (recent,): (bool,) = sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM org_invitation WHERE org_id = $1 AND user_id = $2 AND accepted_at IS NULL
+                          AND created_at > now() - make_interval(mins => $3))",
+    )
+    .bind(t.org_id)
+    .bind(user_id)
+    .bind(RESEND_MINUTES as i32)
+    .fetch_one(&mut *t.tx)
+    .await?;
     let (id,): (Uuid,) = sqlx::query_as(
         "INSERT INTO org_invitation (id, org_id, user_id, role, is_organization_admin, has_sales_access,
                                      has_marketing_access, invited_by_id, expires_at)
@@ -48,7 +61,8 @@ pub async fn invite(
            SET role = EXCLUDED.role, is_organization_admin = EXCLUDED.is_organization_admin,
                has_sales_access = EXCLUDED.has_sales_access,
                has_marketing_access = EXCLUDED.has_marketing_access,
-               invited_by_id = EXCLUDED.invited_by_id, created_at = now(),
+               invited_by_id = EXCLUDED.invited_by_id,
+               created_at = CASE WHEN $10 THEN org_invitation.created_at ELSE now() END,
                expires_at = EXCLUDED.expires_at
          RETURNING id",
     )
@@ -61,8 +75,12 @@ pub async fn invite(
     .bind(grant.has_marketing_access)
     .bind((!t.via_api_key).then_some(t.user_id))
     .bind(VALID_DAYS as i32)
+    .bind(recent)
     .fetch_one(&mut *t.tx)
     .await?;
+    if recent {
+        return Ok(id);
+    }
     let (org_name,): (Option<String>,) =
         sqlx::query_as("SELECT name FROM organization WHERE id = $1")
             .bind(t.org_id)

@@ -42,7 +42,7 @@ pub enum Job {
         link: String,
     },
     /// One e-mail to one recipient from a template (`mail::templates`), e.g. `assignment`,
-    /// `mention`, `password_reset`, `account_status`, `user_removed`.
+    /// `mention`, `account_status`, `user_removed`, `account_exists`.
     Email {
         template: String,
         to: String,

@@ -104,6 +104,16 @@ async fn invitation_existing_account_is_invited_not_added_and_joins_on_accept() 
         .await;
     assert_eq!(login.status, StatusCode::OK, "password unchanged");
 
+    // Inviting again right away sends no second e-mail.
+    let res = app
+        .post(
+            "/api/users/",
+            Some(&admin.access),
+            &json!({"email": "other@example.com", "role": "ADMIN"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+    assert_eq!(res.body["invited"], true);
     // The e-mail goes through the queue; the jobs table never holds the token.
     assert_eq!(worker(&app).drain().await.unwrap(), 1);
     let mail = last_mail(&app, "other@example.com", "invited you").await;
@@ -386,6 +396,31 @@ async fn api_key_requests_are_attributed_to_the_key() {
         assert_eq!(user, None, "not attributed to a member");
         assert_eq!(meta["via"], "api_key");
     }
+    // A membership change made with the key names no member either.
+    app.admin("other@example.com").await;
+    let req = axum::http::Request::builder()
+        .method("POST")
+        .uri("/api/users/")
+        .header("token", &key)
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(
+            json!({"email": "other@example.com", "role": "USER"}).to_string(),
+        ))
+        .unwrap();
+    let res = app.send(req).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+    let (user,): (Option<Uuid>,) = sqlx::query_as(
+        "SELECT user_id FROM security_audit_log WHERE event_type = 'MEMBERSHIP_INVITED'",
+    )
+    .fetch_one(&app.db.admin)
+    .await
+    .unwrap();
+    assert_eq!(user, None);
+    let (by,): (Option<Uuid>,) = sqlx::query_as("SELECT invited_by_id FROM org_invitation")
+        .fetch_one(&app.db.admin)
+        .await
+        .unwrap();
+    assert_eq!(by, None);
 }
 
 #[tokio::test]
