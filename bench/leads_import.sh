@@ -20,7 +20,7 @@ DB=bottlecrm_bench_import_$$
 OUT=${OUT:-bench/results}
 BASE="http://127.0.0.1:$PORT"
 mkdir -p "$OUT"
-export DATABASE_URL="$BENCH_PG/$DB" SECRET_KEY=bench-secret-key RUST_LOG=warn NO_COLOR=1
+export DATABASE_URL="$BENCH_PG/$DB" SECRET_KEY=bench-secret-key RUST_LOG=${RUST_LOG:-warn,crm::leads=info} NO_COLOR=1
 
 SERVER_PID=
 cleanup() {
@@ -43,7 +43,7 @@ first = ["Ann", "Bob", "Cy", "Dee", "Eve", "Fay", "Gus", "Hal", "Ida", "Joe"]
 last = ["Smith", "Jones", "Brown", "Ng", "Garcia", "Kim", "Lee", "Moore"]
 city = ["Paris", "Lyon", "Pune", "Austin", "Leeds", "Osaka"]
 status = ["assigned", "in process", "recycled", "closed"]
-source = ["call", "email", "website", "campaign"]
+source = ["call", "email", "website", "existing customer"]
 with open(path, "w") as f:
     f.write("title,first_name,last_name,email,phone,city,status,source,probability,opportunity_amount\n")
     for i in range(1, n + 1):
