@@ -30,6 +30,7 @@ use crate::http::pagination::Page;
 use crate::http::parse_id;
 use crate::http::query::RawQuery;
 use crate::jobs::{self, Job};
+use crate::mail;
 use crate::state::AppState;
 use crate::storage::FormData;
 
@@ -262,7 +263,12 @@ async fn notify_assigned(
         let job = Job::Email {
             template: "assignment".into(),
             to: email,
-            context: json!({"module": "Lead", "name": name, "path": format!("/leads/{lead}"), "assigned_by": by}),
+            context: mail::templates::context::assignment(
+                "Lead",
+                name,
+                &comments::LEADS.page_path(lead),
+                by,
+            ),
         };
         jobs::enqueue(tx, Some(org), job).await?;
     }

@@ -7,6 +7,7 @@ mod conventions;
 mod documents;
 mod jobs;
 mod leads;
+mod mail;
 mod migrate;
 mod org_audit;
 mod org_dashboard;
