@@ -134,25 +134,149 @@ type ActivityRow = (
     i64,
 );
 
-/// The org's newest activities (optionally of one entity type), one query.
+/// Entity types whose records a member who is not an admin may be shown, each with the
+/// visibility rule of the records' own list (`entity_type`, rule over activity row `a`, ids the
+/// member may see); `user`/`profile` are placeholders. Activities of any other type (events,
+/// ...) are shown to admins only, apart from the member's own actions.
+fn rules(user: &str, profile: &str) -> Vec<(&'static str, String, String)> {
+    use super::comments::{self, ACCOUNTS, CASES, CONTACTS, INVOICES, LEADS, OPPORTUNITIES, TASKS};
+    use super::documents;
+    let exists = |table: &str, alias: &str, cond: String| {
+        format!(
+            "EXISTS (SELECT 1 FROM {table} {alias} WHERE {alias}.id = a.entity_id AND {alias}.org_id = a.org_id AND {cond})"
+        )
+    };
+    let mut out = vec![(
+        LEADS.entity_type,
+        exists(
+            "lead",
+            "l",
+            crate::leads::model::visible_sql("false", user, profile),
+        ),
+        LEADS.visible_ids_sql("$1", user, profile),
+    )];
+    let targets: [&comments::Target; 6] = [
+        &ACCOUNTS,
+        &CONTACTS,
+        &OPPORTUNITIES,
+        &CASES,
+        &TASKS,
+        &INVOICES,
+    ];
+    for t in targets {
+        out.push((
+            t.entity_type,
+            exists(t.table, "e", t.visible_cond("e", "false", user, profile)),
+            t.visible_ids_sql("$1", user, profile),
+        ));
+    }
+    out.push((
+        "Document",
+        exists(
+            "document",
+            "d",
+            documents::visible_cond("false", user, profile),
+        ),
+        documents::visible_ids_sql("$1", user, profile),
+    ));
+    // Teams: their members (the team list itself is for admins).
+    out.push((
+        "Team",
+        format!(
+            "EXISTS (SELECT 1 FROM teams_users tu WHERE tu.teams_id = a.entity_id AND tu.profile_id = {profile})"
+        ),
+        format!("SELECT teams_id FROM teams_users WHERE profile_id = {profile}"),
+    ));
+    out
+}
+
+/// Whether a member who is not an admin may see activity row `a`: their own actions, and
+/// actions on records they may open now (the records' own visibility rules, see `rules`).
+pub fn visible_cond(user: &str, profile: &str) -> String {
+    let arms: String = rules(user, profile)
+        .into_iter()
+        .map(|(ty, cond, _)| format!(" WHEN '{ty}' THEN {cond}"))
+        .collect();
+    format!("(a.user_id = {profile} OR CASE a.entity_type{arms} ELSE false END)")
+}
+
+/// How many of the org's newest activities a member's feed tests one by one before it looks
+/// up activities by the records the member may see instead.
+const WALK: i64 = 200;
+
+/// The newest activities the caller may see (optionally of one entity type), one statement.
+///
+/// Admins: the org's newest rows by index order (`activity_org_recent`, migration 0048).
+/// Other members: the newest `WALK` rows of the org are tested one by one (a member who sees a
+/// fair share of the org finds their page there); when fewer than `limit` pass and the org has
+/// more rows, the activities of the records they may see (created, assigned, through a team)
+/// and their own actions are read by index instead. Either way the cost follows the page and
+/// the member's share, never the org's history.
 pub async fn recent(
-    tx: &mut crate::db::tenant::Tx,
-    org_id: Uuid,
+    t: &mut Tenant,
     entity_type: Option<&str>,
     limit: i64,
 ) -> Result<Vec<ActivityObj>, sqlx::Error> {
-    let rows: Vec<ActivityRow> = sqlx::query_as(
-        "SELECT a.id, u.id, u.email, u.profile_pic, a.action, a.entity_type, a.entity_id, a.entity_name,
+    let tf = if entity_type.is_some() {
+        " AND a.entity_type = $5"
+    } else {
+        ""
+    };
+    let render = "SELECT a.id, u.id, u.email, u.profile_pic, a.action, a.entity_type, a.entity_id, a.entity_name,
                 a.description, a.created_at, floor(extract(epoch FROM now() - a.created_at))::bigint
-         FROM activity a LEFT JOIN profile p ON p.id = a.user_id LEFT JOIN users u ON u.id = p.user_id
-         WHERE a.org_id = $1 AND ($2::text IS NULL OR a.entity_type = $2)
-         ORDER BY a.created_at DESC, a.id LIMIT $3",
-    )
-    .bind(org_id)
-    .bind(entity_type)
-    .bind(limit)
-    .fetch_all(&mut **tx)
-    .await?;
+         FROM picked JOIN activity a ON a.id = picked.id
+              LEFT JOIN profile p ON p.id = a.user_id LEFT JOIN users u ON u.id = p.user_id
+         ORDER BY a.created_at DESC, a.id DESC";
+    let sql = if t.is_admin() {
+        format!(
+            "WITH picked AS (SELECT a.id FROM activity a WHERE a.org_id = $1{tf}
+                             ORDER BY a.created_at DESC, a.id DESC LIMIT $2)
+             {render}"
+        )
+    } else {
+        let rules = rules("$3", "$4");
+        let mut cand: Vec<String> = rules
+            .iter()
+            .filter(|(ty, _, _)| entity_type.is_none_or(|e| e == *ty))
+            .map(|(ty, _, ids)| format!("SELECT '{ty}'::text, x.id FROM ({ids}) x(id)"))
+            .collect();
+        if cand.is_empty() {
+            cand.push("SELECT NULL::text, NULL::uuid WHERE false".into());
+        }
+        let cand = cand.join("\n UNION ALL ");
+        let vis = visible_cond("$3", "$4");
+        format!(
+            "WITH win AS MATERIALIZED (
+                SELECT a.id, a.created_at, a.entity_type, a.entity_id, a.user_id, a.org_id FROM activity a
+                WHERE a.org_id = $1{tf} ORDER BY a.created_at DESC, a.id DESC LIMIT {WALK}),
+             hits AS MATERIALIZED (
+                SELECT a.id, a.created_at FROM win a WHERE {vis}
+                ORDER BY a.created_at DESC, a.id DESC LIMIT $2),
+             done AS MATERIALIZED (
+                SELECT (SELECT count(*) FROM hits) >= $2 OR (SELECT count(*) FROM win) < {WALK} AS ok),
+             cand (t, id) AS ({cand}),
+             more AS (
+                SELECT x.id FROM (
+                    SELECT a.id, a.created_at FROM cand c
+                    JOIN activity a ON a.entity_type = c.t AND a.entity_id = c.id
+                    WHERE a.org_id = $1{tf}
+                    UNION
+                    (SELECT a.id, a.created_at FROM activity a WHERE a.org_id = $1 AND a.user_id = $4{tf}
+                     ORDER BY a.created_at DESC, a.id DESC LIMIT $2)) x
+                WHERE NOT (SELECT ok FROM done)
+                ORDER BY x.created_at DESC, x.id DESC LIMIT $2),
+             picked AS (SELECT id FROM hits WHERE (SELECT ok FROM done) UNION ALL SELECT id FROM more)
+             {render}"
+        )
+    };
+    let rows: Vec<ActivityRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(t.org_id)
+        .bind(limit)
+        .bind(t.user_id)
+        .bind(t.profile_id)
+        .bind(entity_type)
+        .fetch_all(&mut *t.tx)
+        .await?;
     Ok(rows
         .into_iter()
         .map(|r| ActivityObj {
@@ -186,6 +310,7 @@ pub struct ActivityListResponse {
 }
 
 /// The org's activity stream, newest first. `limit` defaults to 10 and is capped at 50.
+/// Members who are not admins see their own actions and those on records they may open.
 #[utoipa::path(get, path = "/api/activities/", tag = "activities", security(("jwt" = []), ("api_key" = [])),
     params(("limit" = Option<i64>, Query), ("entity_type" = Option<String>, Query, description = "e.g. Lead")),
     responses((status = 200, body = ActivityListResponse)))]
@@ -200,7 +325,7 @@ pub async fn list(
         .unwrap_or(10)
         .min(50);
     let entity_type = q.get("entity_type").filter(|s| !s.is_empty());
-    let activities = recent(&mut t.tx, t.org_id, entity_type, limit).await?;
+    let activities = recent(&mut t, entity_type, limit).await?;
     t.commit().await?;
     Ok(axum::Json(ActivityListResponse {
         error: false,
