@@ -134,144 +134,117 @@ type ActivityRow = (
     i64,
 );
 
-/// Entity types whose records a member who is not an admin may be shown, each with the
-/// visibility rule of the records' own list (`entity_type`, rule over activity row `a`, ids the
-/// member may see); `user`/`profile` are placeholders. Activities of any other type (events,
-/// ...) are shown to admins only, apart from the member's own actions.
-fn rules(user: &str, profile: &str) -> Vec<(&'static str, String, String)> {
-    use super::comments::{self, ACCOUNTS, CASES, CONTACTS, INVOICES, LEADS, OPPORTUNITIES, TASKS};
-    use super::documents;
-    let exists = |table: &str, alias: &str, cond: String| {
-        format!(
-            "EXISTS (SELECT 1 FROM {table} {alias} WHERE {alias}.id = a.entity_id AND {alias}.org_id = a.org_id AND {cond})"
-        )
-    };
-    let mut out = vec![(
-        LEADS.entity_type,
-        exists(
-            "lead",
-            "l",
-            crate::leads::model::visible_sql("false", user, profile),
-        ),
-        LEADS.visible_ids_sql("$1", user, profile),
-    )];
-    let targets: [&comments::Target; 6] = [
+/// Entity types whose records a member who is not an admin may be shown, each with the ids of
+/// the records they may open now, by the rule of the records' own list (leads: creator,
+/// assignee or team, as `leads::model::visible_sql`; the comment registry's modules likewise;
+/// documents: uploader or shared, directly or through a team; teams: their members), as a
+/// one-column `SELECT` whose cost follows the member's share, not the org's size. `$1` is the
+/// org; `user`/`profile` are placeholders. Activities of any other type (events, ...) and of
+/// deleted records are shown to admins only, apart from the member's own actions.
+fn visible_ids(user: &str, profile: &str) -> Vec<(&'static str, String)> {
+    use super::comments::{ACCOUNTS, CASES, CONTACTS, INVOICES, LEADS, OPPORTUNITIES, TASKS};
+    let mut out: Vec<(&'static str, String)> = [
+        &LEADS,
         &ACCOUNTS,
         &CONTACTS,
         &OPPORTUNITIES,
         &CASES,
         &TASKS,
         &INVOICES,
-    ];
-    for t in targets {
-        out.push((
-            t.entity_type,
-            exists(t.table, "e", t.visible_cond("e", "false", user, profile)),
-            t.visible_ids_sql("$1", user, profile),
-        ));
-    }
+    ]
+    .into_iter()
+    .map(|t| (t.entity_type, t.visible_ids_sql("$1", user, profile)))
+    .collect();
     out.push((
         "Document",
-        exists(
-            "document",
-            "d",
-            documents::visible_cond("false", user, profile),
-        ),
-        documents::visible_ids_sql("$1", user, profile),
+        super::documents::visible_ids_sql("$1", user, profile),
     ));
-    // Teams: their members (the team list itself is for admins).
     out.push((
         "Team",
-        format!(
-            "EXISTS (SELECT 1 FROM teams_users tu WHERE tu.teams_id = a.entity_id AND tu.profile_id = {profile})"
-        ),
         format!("SELECT teams_id FROM teams_users WHERE profile_id = {profile}"),
     ));
     out
 }
 
-/// Whether a member who is not an admin may see activity row `a`: their own actions, and
-/// actions on records they may open now (the records' own visibility rules, see `rules`).
-pub fn visible_cond(user: &str, profile: &str) -> String {
-    let arms: String = rules(user, profile)
-        .into_iter()
-        .map(|(ty, cond, _)| format!(" WHEN '{ty}' THEN {cond}"))
-        .collect();
-    format!("(a.user_id = {profile} OR CASE a.entity_type{arms} ELSE false END)")
-}
-
-/// How many of the org's newest activities a member's feed tests one by one before it looks
-/// up activities by the records the member may see instead.
+/// How many of the org's newest activities a member's feed tests one by one (a hash probe
+/// each) before it reads the activities of the records the member may see by index instead.
 const WALK: i64 = 200;
 
-/// The newest activities the caller may see (optionally of one entity type), one statement.
-///
-/// Admins: the org's newest rows by index order (`activity_org_recent`, migration 0048).
-/// Other members: the newest `WALK` rows of the org are tested one by one (a member who sees a
-/// fair share of the org finds their page there); when fewer than `limit` pass and the org has
-/// more rows, the activities of the records they may see (created, assigned, through a team)
-/// and their own actions are read by index instead. Either way the cost follows the page and
-/// the member's share, never the org's history.
-pub async fn recent(
-    t: &mut Tenant,
-    entity_type: Option<&str>,
-    limit: i64,
-) -> Result<Vec<ActivityObj>, sqlx::Error> {
+/// The columns of an activity the feed shows (alias `a`).
+const COLS: &str = "a.id, a.action, a.entity_type, a.entity_id, a.entity_name, a.description, a.created_at, a.user_id, a.org_id";
+
+/// The statement behind `recent`: $1 org, $2 user id, $3 profile id, $4 entity type (used when
+/// `entity_type` is given). `limit` is written into the text (it is capped, so there are few
+/// variants): a generic plan of `LIMIT $n` assumes a tenth of the rows and hash-joins the
+/// org's whole history.
+pub fn feed_sql(admin: bool, entity_type: Option<&str>, limit: i64) -> String {
     let tf = if entity_type.is_some() {
-        " AND a.entity_type = $5"
+        " AND a.entity_type = $4"
     } else {
         ""
     };
-    let render = "SELECT a.id, u.id, u.email, u.profile_pic, a.action, a.entity_type, a.entity_id, a.entity_name,
-                a.description, a.created_at, floor(extract(epoch FROM now() - a.created_at))::bigint
-         FROM picked JOIN activity a ON a.id = picked.id
-              LEFT JOIN profile p ON p.id = a.user_id LEFT JOIN users u ON u.id = p.user_id
-         ORDER BY a.created_at DESC, a.id DESC";
-    let sql = if t.is_admin() {
-        format!(
-            "WITH picked AS (SELECT a.id FROM activity a WHERE a.org_id = $1{tf}
-                             ORDER BY a.created_at DESC, a.id DESC LIMIT $2)
-             {render}"
-        )
+    let newest = "ORDER BY a.created_at DESC, a.id DESC";
+    let picked = if admin {
+        format!("SELECT {COLS} FROM activity a WHERE a.org_id = $1{tf} {newest} LIMIT {limit}")
     } else {
-        let rules = rules("$3", "$4");
-        let mut cand: Vec<String> = rules
-            .iter()
-            .filter(|(ty, _, _)| entity_type.is_none_or(|e| e == *ty))
-            .map(|(ty, _, ids)| format!("SELECT '{ty}'::text, x.id FROM ({ids}) x(id)"))
+        let mut cand: Vec<String> = visible_ids("$2", "$3")
+            .into_iter()
+            .filter(|(ty, _)| entity_type.is_none_or(|e| e == *ty))
+            .map(|(ty, ids)| format!("SELECT '{ty}'::text, x.id FROM ({ids}) x(id)"))
             .collect();
         if cand.is_empty() {
             cand.push("SELECT NULL::text, NULL::uuid WHERE false".into());
         }
         let cand = cand.join("\n UNION ALL ");
-        let vis = visible_cond("$3", "$4");
         format!(
-            "WITH win AS MATERIALIZED (
-                SELECT a.id, a.created_at, a.entity_type, a.entity_id, a.user_id, a.org_id FROM activity a
-                WHERE a.org_id = $1{tf} ORDER BY a.created_at DESC, a.id DESC LIMIT {WALK}),
+            "WITH cand (t, id) AS MATERIALIZED ({cand}),
+             win AS MATERIALIZED (
+                SELECT {COLS} FROM activity a WHERE a.org_id = $1{tf} {newest} LIMIT {WALK}),
              hits AS MATERIALIZED (
-                SELECT a.id, a.created_at FROM win a WHERE {vis}
-                ORDER BY a.created_at DESC, a.id DESC LIMIT $2),
+                SELECT a.* FROM win a
+                WHERE a.user_id = $3 OR (a.entity_type::text, a.entity_id) IN (SELECT t, id FROM cand)
+                {newest} LIMIT {limit}),
              done AS MATERIALIZED (
-                SELECT (SELECT count(*) FROM hits) >= $2 OR (SELECT count(*) FROM win) < {WALK} AS ok),
-             cand (t, id) AS ({cand}),
+                SELECT (SELECT count(*) FROM hits) >= {limit} OR (SELECT count(*) FROM win) < {WALK} AS ok),
              more AS (
-                SELECT x.id FROM (
-                    SELECT a.id, a.created_at FROM cand c
+                SELECT a.* FROM (
+                    SELECT {COLS} FROM cand c
                     JOIN activity a ON a.entity_type = c.t AND a.entity_id = c.id
                     WHERE a.org_id = $1{tf}
                     UNION
-                    (SELECT a.id, a.created_at FROM activity a WHERE a.org_id = $1 AND a.user_id = $4{tf}
-                     ORDER BY a.created_at DESC, a.id DESC LIMIT $2)) x
+                    (SELECT {COLS} FROM activity a WHERE a.org_id = $1 AND a.user_id = $3{tf}
+                     {newest} LIMIT {limit})) a
                 WHERE NOT (SELECT ok FROM done)
-                ORDER BY x.created_at DESC, x.id DESC LIMIT $2),
-             picked AS (SELECT id FROM hits WHERE (SELECT ok FROM done) UNION ALL SELECT id FROM more)
-             {render}"
+                {newest} LIMIT {limit})
+             SELECT * FROM hits WHERE (SELECT ok FROM done) UNION ALL SELECT * FROM more"
         )
     };
+    format!(
+        "SELECT a.id, u.id, u.email, u.profile_pic, a.action, a.entity_type, a.entity_id, a.entity_name,
+                a.description, a.created_at, floor(extract(epoch FROM now() - a.created_at))::bigint
+         FROM ({picked}) a
+              LEFT JOIN profile p ON p.id = a.user_id LEFT JOIN users u ON u.id = p.user_id
+         {newest}"
+    )
+}
+
+/// The newest activities the caller may see (optionally of one entity type), one statement.
+///
+/// Admins: the org's newest rows in index order (`activity_org_recent_idx`, migration 0048).
+/// Other members: the ids of the records they may see are gathered once (`visible_ids`); the
+/// org's newest `WALK` rows are tested against them (a member who sees a fair share of the org
+/// finds their page there); when fewer than `limit` pass and the org has more rows, the
+/// activities of those records (upstream's `(entity_type, entity_id)` index) and the member's
+/// own newest actions are read instead. The cost follows the page and the member's share,
+/// never the org's history.
+pub async fn recent(
+    t: &mut Tenant,
+    entity_type: Option<&str>,
+    limit: i64,
+) -> Result<Vec<ActivityObj>, sqlx::Error> {
+    let sql = feed_sql(t.is_admin(), entity_type, limit.clamp(1, 100));
     let rows: Vec<ActivityRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(t.org_id)
-        .bind(limit)
         .bind(t.user_id)
         .bind(t.profile_id)
         .bind(entity_type)
