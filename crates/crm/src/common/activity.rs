@@ -208,9 +208,10 @@ pub fn feed_sql(admin: bool, entity_type: Option<&str>, limit: i64) -> String {
                 SELECT (SELECT count(*) FROM hits) >= {limit} OR (SELECT count(*) FROM win) < {WALK} AS ok),
              more AS (
                 SELECT a.* FROM (
-                    SELECT {COLS} FROM cand c
-                    JOIN activity a ON a.entity_type = c.t AND a.entity_id = c.id
-                    WHERE a.org_id = $1{tf}
+                    SELECT x.* FROM cand c CROSS JOIN LATERAL (
+                        SELECT {COLS} FROM activity a
+                        WHERE a.entity_type = c.t AND a.entity_id = c.id AND a.org_id = $1{tf}
+                        {newest} LIMIT {limit}) x
                     UNION
                     (SELECT {COLS} FROM activity a WHERE a.org_id = $1 AND a.user_id = $3{tf}
                      {newest} LIMIT {limit})) a
