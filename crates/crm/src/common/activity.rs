@@ -134,25 +134,123 @@ type ActivityRow = (
     i64,
 );
 
-/// The org's newest activities (optionally of one entity type), one query.
+/// Entity types whose records a member who is not an admin may be shown, each with the ids of
+/// the records they may open now, by the rule of the records' own list (leads: creator,
+/// assignee or team, as `leads::model::visible_sql`; the comment registry's modules likewise;
+/// documents: uploader or shared, directly or through a team; teams: their members), as a
+/// one-column `SELECT` whose cost follows the member's share, not the org's size. `$1` is the
+/// org; `user`/`profile` are placeholders. Activities of any other type (events, ...) and of
+/// deleted records are shown to admins only, apart from the member's own actions.
+fn visible_ids(user: &str, profile: &str) -> Vec<(&'static str, String)> {
+    use super::comments::{ACCOUNTS, CASES, CONTACTS, INVOICES, LEADS, OPPORTUNITIES, TASKS};
+    let mut out: Vec<(&'static str, String)> = [
+        &LEADS,
+        &ACCOUNTS,
+        &CONTACTS,
+        &OPPORTUNITIES,
+        &CASES,
+        &TASKS,
+        &INVOICES,
+    ]
+    .into_iter()
+    .map(|t| (t.entity_type, t.visible_ids_sql("$1", user, profile)))
+    .collect();
+    out.push((
+        "Document",
+        super::documents::visible_ids_sql("$1", user, profile),
+    ));
+    out.push((
+        "Team",
+        format!("SELECT teams_id FROM teams_users WHERE profile_id = {profile}"),
+    ));
+    out
+}
+
+/// How many of the org's newest activities a member's feed tests one by one (a hash probe
+/// each) before it reads the activities of the records the member may see by index instead.
+const WALK: i64 = 200;
+
+/// The columns of an activity the feed shows (alias `a`).
+const COLS: &str = "a.id, a.action, a.entity_type, a.entity_id, a.entity_name, a.description, a.created_at, a.user_id, a.org_id";
+
+/// The statement behind `recent`: $1 org, $2 user id, $3 profile id, $4 entity type (used when
+/// `entity_type` is given). `limit` is written into the text (it is capped, so there are few
+/// variants): a generic plan of `LIMIT $n` assumes a tenth of the rows and hash-joins the
+/// org's whole history.
+pub fn feed_sql(admin: bool, entity_type: Option<&str>, limit: i64) -> String {
+    let tf = if entity_type.is_some() {
+        " AND a.entity_type = $4"
+    } else {
+        ""
+    };
+    let newest = "ORDER BY a.created_at DESC, a.id DESC";
+    let picked = if admin {
+        format!("SELECT {COLS} FROM activity a WHERE a.org_id = $1{tf} {newest} LIMIT {limit}")
+    } else {
+        let mut cand: Vec<String> = visible_ids("$2", "$3")
+            .into_iter()
+            .filter(|(ty, _)| entity_type.is_none_or(|e| e == *ty))
+            .map(|(ty, ids)| format!("SELECT '{ty}'::text, x.id FROM ({ids}) x(id)"))
+            .collect();
+        if cand.is_empty() {
+            cand.push("SELECT NULL::text, NULL::uuid WHERE false".into());
+        }
+        let cand = cand.join("\n UNION ALL ");
+        format!(
+            "WITH cand (t, id) AS MATERIALIZED ({cand}),
+             win AS MATERIALIZED (
+                SELECT {COLS} FROM activity a WHERE a.org_id = $1{tf} {newest} LIMIT {WALK}),
+             hits AS MATERIALIZED (
+                SELECT a.* FROM win a
+                WHERE a.user_id = $3 OR (a.entity_type::text, a.entity_id) IN (SELECT t, id FROM cand)
+                {newest} LIMIT {limit}),
+             done AS MATERIALIZED (
+                SELECT (SELECT count(*) FROM hits) >= {limit} OR (SELECT count(*) FROM win) < {WALK} AS ok),
+             more AS (
+                SELECT a.* FROM (
+                    SELECT x.* FROM cand c CROSS JOIN LATERAL (
+                        SELECT {COLS} FROM activity a
+                        WHERE a.entity_type = c.t AND a.entity_id = c.id AND a.org_id = $1{tf}
+                        {newest} LIMIT {limit}) x
+                    UNION
+                    (SELECT {COLS} FROM activity a WHERE a.org_id = $1 AND a.user_id = $3{tf}
+                     {newest} LIMIT {limit})) a
+                WHERE NOT (SELECT ok FROM done)
+                {newest} LIMIT {limit})
+             SELECT * FROM hits WHERE (SELECT ok FROM done) UNION ALL SELECT * FROM more"
+        )
+    };
+    format!(
+        "SELECT a.id, u.id, u.email, u.profile_pic, a.action, a.entity_type, a.entity_id, a.entity_name,
+                a.description, a.created_at, floor(extract(epoch FROM now() - a.created_at))::bigint
+         FROM ({picked}) a
+              LEFT JOIN profile p ON p.id = a.user_id LEFT JOIN users u ON u.id = p.user_id
+         {newest}"
+    )
+}
+
+/// The newest activities the caller may see (optionally of one entity type), one statement.
+///
+/// Admins: the org's newest rows in index order (`activity_org_recent_idx`, migration 0048).
+/// Other members: the ids of the records they may see are gathered once (`visible_ids`); the
+/// org's newest `WALK` rows are tested against them (a member who sees a fair share of the org
+/// finds their page there); when fewer than `limit` pass and the org has more rows, the
+/// activities of those records (upstream's `(entity_type, entity_id)` index) and the member's
+/// own newest actions are read instead. The cost follows the page and the member's share,
+/// never the org's history.
 pub async fn recent(
-    tx: &mut crate::db::tenant::Tx,
-    org_id: Uuid,
+    t: &mut Tenant,
     entity_type: Option<&str>,
     limit: i64,
 ) -> Result<Vec<ActivityObj>, sqlx::Error> {
-    let rows: Vec<ActivityRow> = sqlx::query_as(
-        "SELECT a.id, u.id, u.email, u.profile_pic, a.action, a.entity_type, a.entity_id, a.entity_name,
-                a.description, a.created_at, floor(extract(epoch FROM now() - a.created_at))::bigint
-         FROM activity a LEFT JOIN profile p ON p.id = a.user_id LEFT JOIN users u ON u.id = p.user_id
-         WHERE a.org_id = $1 AND ($2::text IS NULL OR a.entity_type = $2)
-         ORDER BY a.created_at DESC, a.id LIMIT $3",
-    )
-    .bind(org_id)
-    .bind(entity_type)
-    .bind(limit)
-    .fetch_all(&mut **tx)
-    .await?;
+    let sql = feed_sql(t.is_admin(), entity_type, limit.clamp(1, 100));
+    let rows: Vec<ActivityRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(t.org_id)
+        .bind(t.user_id)
+        .bind(t.profile_id)
+        .bind(entity_type)
+        .fetch_all(&mut *t.tx)
+        .await?;
     Ok(rows
         .into_iter()
         .map(|r| ActivityObj {
@@ -186,6 +284,7 @@ pub struct ActivityListResponse {
 }
 
 /// The org's activity stream, newest first. `limit` defaults to 10 and is capped at 50.
+/// Members who are not admins see their own actions and those on records they may open.
 #[utoipa::path(get, path = "/api/activities/", tag = "activities", security(("jwt" = []), ("api_key" = [])),
     params(("limit" = Option<i64>, Query), ("entity_type" = Option<String>, Query, description = "e.g. Lead")),
     responses((status = 200, body = ActivityListResponse)))]
@@ -200,7 +299,7 @@ pub async fn list(
         .unwrap_or(10)
         .min(50);
     let entity_type = q.get("entity_type").filter(|s| !s.is_empty());
-    let activities = recent(&mut t.tx, t.org_id, entity_type, limit).await?;
+    let activities = recent(&mut t, entity_type, limit).await?;
     t.commit().await?;
     Ok(axum::Json(ActivityListResponse {
         error: false,

@@ -23,6 +23,7 @@ use crate::http::body::JsonBody;
 use crate::http::pagination::{MAX_LIMIT, Page};
 use crate::http::parse_id;
 use crate::jobs::{self, Job};
+use crate::mail;
 use crate::state::AppState;
 
 /// A kind of record comments and attachments can be attached to, and who may see one.
@@ -172,17 +173,52 @@ impl Target {
     pub fn visible_sql(&self) -> String {
         format!(
             "SELECT COALESCE({name}, '')::text FROM {table} e
-             WHERE e.id = $1 AND e.org_id = $2
-               AND ($3 OR e.created_by_id = $4
-                    OR EXISTS (SELECT 1 FROM {assigned} a WHERE a.{fk} = e.id AND a.profile_id = $5)
-                    OR EXISTS (SELECT 1 FROM {teams} x JOIN teams_users tu ON tu.teams_id = x.teams_id
-                               WHERE x.{fk} = e.id AND tu.profile_id = $5))",
+             WHERE e.id = $1 AND e.org_id = $2 AND {cond}",
             name = self.name_sql,
+            table = self.table,
+            cond = self.visible_cond("e", "$3", "$4", "$5"),
+        )
+    }
+
+    /// Who may see a record (table alias `e`): an admin (`admin`), its creator (`user`), an
+    /// assignee (`profile`) or a member of one of its teams. Placeholders are the caller's.
+    pub fn visible_cond(&self, e: &str, admin: &str, user: &str, profile: &str) -> String {
+        format!(
+            "({admin} OR {e}.created_by_id = {user}
+              OR EXISTS (SELECT 1 FROM {assigned} va WHERE va.{fk} = {e}.id AND va.profile_id = {profile})
+              OR EXISTS (SELECT 1 FROM {teams} vx JOIN teams_users vtu ON vtu.teams_id = vx.teams_id
+                         WHERE vx.{fk} = {e}.id AND vtu.profile_id = {profile}))",
+            assigned = self.assigned_table,
+            teams = self.teams_table,
+            fk = self.fk,
+        )
+    }
+
+    /// The ids of the records `user`/`profile` may see (not an admin), as `SELECT` of one
+    /// column: created, assigned, or through a team. Cost follows their share, not the org's.
+    pub fn visible_ids_sql(&self, org: &str, user: &str, profile: &str) -> String {
+        format!(
+            "SELECT id FROM {table} WHERE org_id = {org} AND created_by_id = {user}
+             UNION SELECT {fk} FROM {assigned} WHERE profile_id = {profile}
+             UNION SELECT x.{fk} FROM {teams} x JOIN teams_users tu ON tu.teams_id = x.teams_id
+                   WHERE tu.profile_id = {profile}",
             table = self.table,
             assigned = self.assigned_table,
             teams = self.teams_table,
             fk = self.fk,
         )
+    }
+
+    /// The web app's page that shows record `id`, for links in e-mails. The frontend has no
+    /// detail pages for these modules: leads, accounts and contacts open the record's drawer
+    /// from `?view=<id>` on their list page; opportunities, cases and tasks have only the list;
+    /// invoices have `/invoices/<id>`.
+    pub fn page_path(&self, id: Uuid) -> String {
+        match self.segment {
+            "leads" | "accounts" | "contacts" => format!("/{}?view={id}", self.segment),
+            "invoices" => format!("/invoices/{id}"),
+            other => format!("/{other}"),
+        }
     }
 
     /// This model's `django_content_type` id, inserting the row when missing (a database that
@@ -289,19 +325,17 @@ fn comment_text(body: &Map<String, Value>, required: bool) -> Result<Option<Stri
 /// Adds a comment to a record the caller may see, e-mailing any org member it @mentions.
 /// Used by the comment endpoint and by the modules' detail POST forms.
 pub async fn add_comment(
-    state: &AppState,
     t: &mut Tenant,
     target: &Target,
     object_id: Uuid,
     text: &str,
 ) -> Result<CommentObj, ApiError> {
     let name = target.visible(t, object_id).await?;
-    insert_comment(state, t, target, object_id, &name, text).await
+    insert_comment(t, target, object_id, &name, text).await
 }
 
 /// `add_comment` for a record already checked with `visible` (which gave `name`).
 async fn insert_comment(
-    state: &AppState,
     t: &mut Tenant,
     target: &Target,
     object_id: Uuid,
@@ -325,7 +359,7 @@ async fn insert_comment(
     .fetch_one(&mut *t.tx)
     .await?;
     activity::record(t, Action::Comment, target.entity_type, object_id, name).await?;
-    notify_mentions(state, t, target, object_id, name, text, &[]).await?;
+    notify_mentions(t, target, object_id, name, text, &[]).await?;
     Ok(CommentObj {
         id,
         comment: text.to_string(),
@@ -378,7 +412,6 @@ pub fn mentioned_emails(text: &str) -> Vec<String> {
 /// Enqueues a `mention` e-mail for each active org member named in `text` and not in `already`
 /// (the previous text of an edited comment), except the author.
 async fn notify_mentions(
-    state: &AppState,
     t: &mut Tenant,
     target: &Target,
     object_id: Uuid,
@@ -402,21 +435,10 @@ async fn notify_mentions(
     .bind(t.user_id)
     .fetch_all(&mut *t.tx)
     .await?;
-    let url = format!(
-        "{}/{}/{}",
-        state.cfg.domain_name.trim_end_matches('/'),
-        target.segment,
-        object_id
-    );
+    let path = target.page_path(object_id);
     for (to,) in members {
-        let context = json!({
-            "mentioned_by": t.email,
-            "comment": text,
-            "entity_type": target.entity_type,
-            "entity_id": object_id,
-            "entity_name": name,
-            "url": url,
-        });
+        let context =
+            mail::templates::context::mention(target.entity_type, name, &path, &t.email, text);
         jobs::enqueue(
             &mut t.tx,
             Some(t.org_id),
@@ -496,14 +518,13 @@ pub async fn list(
               (status = 404)))]
 pub async fn create(
     target: &'static Target,
-    state: AppState,
     mut t: Tenant,
     pk: String,
     body: Map<String, Value>,
 ) -> ApiResult<(StatusCode, Json<CommentCreated>)> {
     let id = parse_id(&pk)?;
     let text = comment_text(&body, true)?.unwrap_or_default();
-    let comment = add_comment(&state, &mut t, target, id, &text).await?;
+    let comment = add_comment(&mut t, target, id, &text).await?;
     t.commit().await?;
     Ok((
         StatusCode::CREATED,
@@ -540,7 +561,6 @@ async fn editable(
               (status = 400), (status = 403), (status = 404)))]
 pub async fn update(
     target: &'static Target,
-    state: AppState,
     mut t: Tenant,
     pk: String,
     body: Map<String, Value>,
@@ -559,7 +579,6 @@ pub async fn update(
         .await?;
         let name = entity_name(&mut t, target, object_id).await?;
         notify_mentions(
-            &state,
             &mut t,
             target,
             object_id,
@@ -586,12 +605,11 @@ pub async fn update(
     responses((status = 200, body = Message), (status = 400), (status = 403), (status = 404)))]
 pub async fn patch(
     target: &'static Target,
-    state: AppState,
     t: Tenant,
     pk: String,
     body: Map<String, Value>,
 ) -> ApiResult<Json<Message>> {
-    update(target, state, t, pk, body, false).await
+    update(target, t, pk, body, false).await
 }
 
 /// The record's name without the visibility rule (an author keeps their comments).
@@ -697,24 +715,13 @@ fn download_route(tg: &'static Target) -> axum::routing::MethodRouter<AppState> 
 
 fn target_routes(tg: &'static Target) -> Router<AppState> {
     let comment = get(move |t: Tenant, Path(pk): Path<String>, page: Page| list(tg, t, pk, page))
-        .post(
-            move |State(s): State<AppState>,
-                  t: Tenant,
-                  Path(pk): Path<String>,
-                  JsonBody(b): JsonBody| { create(tg, s, t, pk, b) },
-        )
+        .post(move |t: Tenant, Path(pk): Path<String>, JsonBody(b): JsonBody| create(tg, t, pk, b))
         .put(
-            move |State(s): State<AppState>,
-                  t: Tenant,
-                  Path(pk): Path<String>,
-                  JsonBody(b): JsonBody| { update(tg, s, t, pk, b, true) },
+            move |t: Tenant, Path(pk): Path<String>, JsonBody(b): JsonBody| {
+                update(tg, t, pk, b, true)
+            },
         )
-        .patch(
-            move |State(s): State<AppState>,
-                  t: Tenant,
-                  Path(pk): Path<String>,
-                  JsonBody(b): JsonBody| { patch(tg, s, t, pk, b) },
-        )
+        .patch(move |t: Tenant, Path(pk): Path<String>, JsonBody(b): JsonBody| patch(tg, t, pk, b))
         .delete(move |t: Tenant, Path(pk): Path<String>| delete(tg, t, pk));
     let attachment = attachments::method_router(tg);
     let download = download_route(tg);
@@ -742,7 +749,7 @@ pub async fn detail_post(
     let name = target.visible(t, object_id).await?;
     if form.fields.contains_key("comment") {
         let text = comment_text(&form.fields, true)?.unwrap_or_default();
-        insert_comment(state, t, target, object_id, &name, &text).await?;
+        insert_comment(t, target, object_id, &name, &text).await?;
     }
     let field = format!("{}_attachment", target.model);
     if let Some(file) = form.take_file(&[field.as_str(), "attachment"]) {

@@ -1,22 +1,16 @@
 //! `GET /api/dashboard/`: counts, urgent counts, pipeline and revenue from aggregate SQL, plus
 //! short lists (10 rows each) instead of upstream's dump of every record. Four queries whatever
-//! the org's size. Admins see the whole org; other members see what is assigned to them or was
-//! created by them (counted once, unlike upstream's join duplicates).
+//! the org's size. Admins see the whole org; other members see what each record's own list
+//! shows them: what they created, are assigned to or reach through a team (counted once,
+//! unlike upstream's join duplicates).
 
 use axum::Json;
 use serde_json::{Map, Value, json};
 
 use super::activity;
+use super::comments::{ACCOUNTS, CONTACTS, OPPORTUNITIES, TASKS};
 use crate::db::Tenant;
 use crate::error::ApiResult;
-
-/// Visibility of a row of `$alias` (table with an `<table>_assigned_to` link) for the caller:
-/// `$2` = is admin, `$3` = user id, `$4` = profile id.
-fn visible(alias: &str, link: &str, fk: &str) -> String {
-    format!(
-        "($2 OR {alias}.created_by_id = $3 OR EXISTS (SELECT 1 FROM {link} x WHERE x.{fk} = {alias}.id AND x.profile_id = $4))"
-    )
-}
 
 const LIST_LIMIT: i64 = 10;
 const STAGES: &[(&str, &str)] = &[
@@ -32,11 +26,12 @@ const OPEN_STAGES: &[&str] = &["PROSPECTING", "QUALIFICATION", "PROPOSAL", "NEGO
 #[utoipa::path(get, path = "/api/dashboard/", tag = "dashboard", security(("jwt" = []), ("api_key" = [])),
     responses((status = 200, description = "`accounts_count, contacts_count, leads_count, opportunities_count, accounts[], contacts[], leads[], opportunities[], urgent_counts{}, pipeline_by_stage{}, revenue_metrics{}, hot_leads[], tasks[], activities[]` (lists: 10 rows)")))]
 pub async fn dashboard(mut t: Tenant) -> ApiResult<Json<Value>> {
-    let acc = visible("a", "accounts_assigned_to", "account_id");
-    let con = visible("c", "contacts_assigned_to", "contact_id");
-    let lead = visible("l", "lead_assigned_to", "lead_id");
-    let opp = visible("o", "opportunity_assigned_to", "opportunity_id");
-    let task = visible("t", "task_assigned_to", "task_id");
+    // Each record's own visibility rule ($2 admin, $3 user id, $4 profile id).
+    let acc = ACCOUNTS.visible_cond("a", "$2", "$3", "$4");
+    let con = CONTACTS.visible_cond("c", "$2", "$3", "$4");
+    let lead = crate::leads::model::visible_sql("$2", "$3", "$4");
+    let opp = OPPORTUNITIES.visible_cond("o", "$2", "$3", "$4");
+    let task = TASKS.visible_cond("t", "$2", "$3", "$4");
     let open_lead = "COALESCE(l.status, '') NOT IN ('converted', 'closed')";
     let open_task = "t.status IN ('New', 'In Progress')";
 
@@ -144,7 +139,7 @@ pub async fn dashboard(mut t: Tenant) -> ApiResult<Json<Value>> {
             .bind(t.profile_id)
             .fetch_one(&mut *t.tx)
             .await?;
-    let activities = activity::recent(&mut t.tx, t.org_id, None, LIST_LIMIT).await?;
+    let activities = activity::recent(&mut t, None, LIST_LIMIT).await?;
     t.commit().await?;
 
     let mut pipeline = Map::new();

@@ -1,11 +1,14 @@
 //! `/api/documents/`, `/api/documents/<id>/` and `/api/documents/<id>/download/`: the org's
 //! shared files. Admins see every document; other members see those they uploaded and those
-//! shared with them (directly or through a team). Fixed against upstream: no `org` form field,
+//! shared with them (directly or through a team). Only the uploader or an admin may change or
+//! delete a document (upstream lets sharees edit it, so a sharee could rewrite its share list
+//! and replace its file). Fixed against upstream: no `org` form field,
 //! list fields (`shared_to`, `teams`) work in multipart bodies, non-admin lists work, the
 //! inactive page has a correct offset, PUT may keep the file and title, the creator may delete,
 //! deleting removes the stored file, downloads need membership.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
@@ -93,11 +96,29 @@ struct DocRow {
 const DOC_COLUMNS: &str = "d.id, d.title, d.document_file, d.status, d.created_at, d.created_by_id";
 
 /// Rows the caller may see ($1 org, $2 is admin, $3 user id, $4 profile id).
-const VISIBLE: &str = "d.org_id = $1 AND ($2
-    OR d.created_by_id = $3
-    OR EXISTS (SELECT 1 FROM document_shared_to s WHERE s.document_id = d.id AND s.profile_id = $4)
-    OR EXISTS (SELECT 1 FROM document_teams dt JOIN teams_users tu ON tu.teams_id = dt.teams_id
-               WHERE dt.document_id = d.id AND tu.profile_id = $4))";
+static VISIBLE: LazyLock<String> =
+    LazyLock::new(|| format!("d.org_id = $1 AND {}", visible_cond("$2", "$3", "$4")));
+
+/// Who may see a document (alias `d`): an admin (`admin`), its uploader (`user`), a member it
+/// is shared with (`profile`), directly or through a team. Placeholders are the caller's.
+pub fn visible_cond(admin: &str, user: &str, profile: &str) -> String {
+    format!(
+        "({admin} OR d.created_by_id = {user}
+          OR EXISTS (SELECT 1 FROM document_shared_to s WHERE s.document_id = d.id AND s.profile_id = {profile})
+          OR EXISTS (SELECT 1 FROM document_teams dt JOIN teams_users tu ON tu.teams_id = dt.teams_id
+                     WHERE dt.document_id = d.id AND tu.profile_id = {profile}))"
+    )
+}
+
+/// The ids of the documents a member (not an admin) may see, as a one-column `SELECT`.
+pub fn visible_ids_sql(org: &str, user: &str, profile: &str) -> String {
+    format!(
+        "SELECT id FROM document WHERE org_id = {org} AND created_by_id = {user}
+         UNION SELECT document_id FROM document_shared_to WHERE profile_id = {profile}
+         UNION SELECT dt.document_id FROM document_teams dt JOIN teams_users tu ON tu.teams_id = dt.teams_id
+               WHERE tu.profile_id = {profile}"
+    )
+}
 
 /// The file name shown for a stored key: its last segment (ours: `docs/<random>/<name>`;
 /// upstream's: `docs/<epoch>/<name>`).
@@ -315,10 +336,11 @@ pub async fn list(
         || status.is_some()
         || shared.is_some();
     let filters = format!(
-        "{VISIBLE} AND ($5::text IS NULL OR d.title ILIKE $5)
+        "{visible} AND ($5::text IS NULL OR d.title ILIKE $5)
           AND ($6::text IS NULL OR d.status = $6)
           AND ($7::uuid[] IS NULL OR EXISTS (SELECT 1 FROM document_shared_to s2
-                                           WHERE s2.document_id = d.id AND s2.profile_id = ANY($7)))"
+                                           WHERE s2.document_id = d.id AND s2.profile_id = ANY($7)))",
+        visible = *VISIBLE
     );
     let (org, admin, user, profile) = (t.org_id, t.is_admin(), t.user_id, t.profile_id);
     let pattern = title.map(like_pattern);
@@ -397,10 +419,9 @@ struct Access {
 async fn access(t: &mut Tenant, pk: &str) -> ApiResult<Access> {
     let id = parse_id(pk)?;
     let sql = format!(
-        "SELECT {DOC_COLUMNS}, ({VISIBLE}) AS can_see,
-                ($2 OR d.created_by_id = $3
-                 OR EXISTS (SELECT 1 FROM document_shared_to s WHERE s.document_id = d.id AND s.profile_id = $4)) AS can_edit
-         FROM document d WHERE d.id = $5 AND d.org_id = $1"
+        "SELECT {DOC_COLUMNS}, ({visible}) AS can_see, ($2 OR d.created_by_id = $3) AS can_edit
+         FROM document d WHERE d.id = $5 AND d.org_id = $1",
+        visible = *VISIBLE
     );
     let row: Option<Access> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(t.org_id)
@@ -761,7 +782,7 @@ pub async fn delete(
     Path(pk): Path<String>,
 ) -> ApiResult<Json<Message>> {
     let a = access(&mut t, &pk).await?;
-    if !(t.is_admin() || a.row.created_by_id == Some(t.user_id)) {
+    if !a.can_edit {
         return Err(no_permission());
     }
     let id = a.row.id;

@@ -7,7 +7,6 @@
 //! record with no assignee it re-sends `[<created_by user id>]`): a user id of an active member
 //! of the org is taken as that member's profile. Ids of nobody in the org stay a 400.
 
-use serde_json::json;
 use sqlx::Row;
 use uuid::Uuid;
 
@@ -139,7 +138,7 @@ pub async fn notify_assigned(
         let job = Job::Email {
             template: "assignment".into(),
             to: email,
-            context: json!({"module": module, "name": name, "path": path, "assigned_by": by}),
+            context: crate::mail::templates::context::assignment(module, name, path, by),
         };
         jobs::enqueue(tx, Some(org), job).await?;
     }

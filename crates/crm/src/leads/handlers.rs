@@ -228,7 +228,16 @@ async fn notify_assigned(
     name: &str,
     by: &str,
 ) -> Result<(), ApiError> {
-    relations::notify_assigned(tx, org, to, "Lead", &format!("/leads/{lead}"), name, by).await
+    relations::notify_assigned(
+        tx,
+        org,
+        to,
+        "Lead",
+        &comments::LEADS.page_path(lead),
+        name,
+        by,
+    )
+    .await
 }
 
 /// Any member may create. `status: "converted"` creates and converts in one transaction.

@@ -2,7 +2,9 @@
 //! HTML body (autoescaped). Every template also gets `app_name` and `site_url` (DOMAIN_NAME).
 //! Undefined variables are errors (the job fails with the template's name), never blank text.
 //!
-//! Templates and the context each expects:
+//! Each template's context is built by its function in [`context`] (callers use them, and the
+//! tests render every template with them under strict undefined), so a caller's keys and a
+//! template's variables cannot drift apart:
 //! - `activation`: `link`
 //! - `password_reset`: `link`, `expires_minutes`
 //! - `assignment`: `module` ("Lead", "Account", "Contact", "Opportunity", "Case", "Task",
@@ -134,23 +136,55 @@ pub fn render(name: &str, context: &Value, site_url: &str) -> anyhow::Result<Ren
     })
 }
 
-/// A context that satisfies every variable of `name`, for tests and previews.
+/// The context of each template, one function per template. `path` is a page of the web app
+/// (appended to `site_url`), e.g. from `comments::Target::page_path`.
+pub mod context {
+    use serde_json::{Value, json};
+
+    pub fn activation(link: &str) -> Value {
+        json!({ "link": link })
+    }
+
+    pub fn password_reset(link: &str, expires_minutes: i64) -> Value {
+        json!({ "link": link, "expires_minutes": expires_minutes })
+    }
+
+    /// `module` is the record's kind as shown ("Lead"), `by` the e-mail of who assigned.
+    pub fn assignment(module: &str, name: &str, path: &str, by: &str) -> Value {
+        json!({ "module": module, "name": name, "path": path, "assigned_by": by })
+    }
+
+    /// `by` is the e-mail of the comment's author, `comment` its text.
+    pub fn mention(module: &str, name: &str, path: &str, by: &str, comment: &str) -> Value {
+        json!({ "module": module, "name": name, "path": path, "commented_by": by, "comment": comment })
+    }
+
+    pub fn account_status(active: bool, org_name: &str, changed_by: Option<&str>) -> Value {
+        json!({ "active": active, "org_name": org_name, "changed_by": changed_by })
+    }
+
+    pub fn user_removed(org_name: &str, removed_by: Option<&str>) -> Value {
+        json!({ "org_name": org_name, "removed_by": removed_by })
+    }
+}
+
+/// A context for `name` built by its `context` function, for tests and previews.
 pub fn sample_context(name: &str) -> Value {
     match name {
-        "activation" => json!({"link": "https://crm.example.com/activate/abc"}),
-        "password_reset" => {
-            json!({"link": "https://crm.example.com/reset/abc", "expires_minutes": 60})
-        }
+        "activation" => context::activation("https://crm.example.com/activate/abc"),
+        "password_reset" => context::password_reset("https://crm.example.com/reset/abc", 60),
         "assignment" => {
-            json!({"module": "Lead", "name": "ACME <renewal>", "path": "/leads/1", "assigned_by": "ann@example.com"})
+            context::assignment("Lead", "ACME <renewal>", "/leads?view=1", "ann@example.com")
         }
-        "mention" => {
-            json!({"module": "Case", "name": "Outage", "path": "/cases/1", "commented_by": "bob@example.com", "comment": "@you look <here>"})
-        }
-        "account_status" => {
-            json!({"active": false, "org_name": "ACME", "changed_by": "ann@example.com"})
-        }
-        "user_removed" => json!({"org_name": "ACME", "removed_by": "ann@example.com"}),
+        "mention" => context::mention(
+            "Case",
+            "Outage",
+            "/cases",
+            "bob@example.com",
+            "@you look <here>",
+        ),
+        "account_status" => context::account_status(false, "ACME", Some("ann@example.com")),
+        "user_removed" => context::user_removed("ACME", Some("ann@example.com")),
         "invitation" => {
             json!({"link": "https://crm.example.com/invitations/accept?token=abc", "token": "abc",
                    "org_name": "ACME <Ltd>", "invited_by": "ann@example.com", "role": "USER", "expires_days": 7})
@@ -182,7 +216,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.subject, "You were assigned to the lead ACME <renewal>");
-        assert!(r.text.contains("https://crm.example.com/leads/1"));
+        assert!(r.text.contains("https://crm.example.com/leads?view=1"));
         assert!(r.html.contains("ACME &lt;renewal&gt;"));
     }
 
@@ -193,5 +227,18 @@ mod tests {
         // Optional variables may be left out.
         let r = render("user_removed", &json!({"org_name": "ACME"}), "").unwrap();
         assert!(r.text.contains("removed from ACME on BottleCRM.\n"));
+        let r = render("user_removed", &context::user_removed("ACME", None), "").unwrap();
+        assert!(r.text.contains("removed from ACME on BottleCRM.\n"));
+    }
+
+    #[test]
+    fn the_mention_context_renders() {
+        let ctx = context::mention("Lead", "Big deal", "/leads?view=7", "ann@example.com", "hi");
+        let r = render("mention", &ctx, "http://app/").unwrap();
+        assert_eq!(
+            r.subject,
+            "ann@example.com mentioned you on the lead Big deal"
+        );
+        assert!(r.text.contains("See the comment: http://app/leads?view=7"));
     }
 }

@@ -124,7 +124,9 @@ async fn invitation_existing_account_is_invited_not_added_and_joins_on_accept() 
         0
     );
 
-    let bad = format!("{}0", &token[..token.len() - 1]);
+    // Change the last character (to something it is not, or the "bad" token would be the good one).
+    let last = if token.ends_with('0') { '1' } else { '0' };
+    let bad = format!("{}{last}", &token[..token.len() - 1]);
     let res = app
         .post(
             "/api/auth/invitations/accept/",

@@ -344,7 +344,7 @@ async fn documents_visibility_user_vs_admin() {
         )
         .await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
-    // A share lets the user edit but not delete; the uploader may delete their own.
+    // A share lets the user read, not edit or delete; the uploader may delete their own.
     let res = app
         .patch(
             &format!("/api/documents/{shared}/"),
@@ -352,11 +352,7 @@ async fn documents_visibility_user_vs_admin() {
             &json!({"status": "inactive"}),
         )
         .await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
-    assert_eq!(
-        res.body,
-        json!({"error": false, "message": "Document Updated Successfully"})
-    );
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.text);
     let res = app
         .delete(&format!("/api/documents/{shared}/"), Some(&user.access))
         .await;
@@ -795,4 +791,96 @@ async fn documents_on_s3_when_configured() {
         .delete(&format!("/api/documents/{id}/"), Some(&admin.access))
         .await;
     assert_eq!(res.status, StatusCode::OK);
+}
+
+/// Issue 9 item 14: a sharee (direct or through a team) cannot change a document's share list,
+/// its teams, its title or status, nor replace its file; the uploader and admins can.
+#[tokio::test]
+async fn documents_sharees_cannot_change_shares_or_replace_the_file() {
+    let app = TestApp::new().await;
+    let admin = app.admin("own-admin@example.com").await;
+    let owner = app.member(admin.org_id, "owner@example.com", "USER").await;
+    let sharee = app.member(admin.org_id, "sharee@example.com", "USER").await;
+    let mate = app.member(admin.org_id, "mate@example.com", "USER").await;
+    let outsider = app
+        .member(admin.org_id, "outsider@example.com", "USER")
+        .await;
+    let crew = team(&app, admin.org_id, &[mate.profile_id]).await;
+    let id = upload(
+        &app,
+        &owner,
+        "Plan",
+        &[
+            ("shared_to", &sharee.profile_id.to_string()),
+            ("teams", &crew.to_string()),
+        ],
+    )
+    .await;
+    let files = stored_files(&app);
+    let path = format!("/api/documents/{id}/");
+    let forbidden =
+        json!({"error": true, "errors": "You do not have Permission to perform this action"});
+    for who in [&sharee, &mate] {
+        // They can read and download it.
+        let res = app.get(&path, Some(&who.access)).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+        // They cannot rewrite its shares (PATCH or PUT, JSON or multipart) nor replace the file.
+        for body in [
+            json!({"shared_to": [who.profile_id, outsider.profile_id]}),
+            json!({"teams": []}),
+            json!({"title": "Mine now"}),
+        ] {
+            let res = app.patch(&path, Some(&who.access), &body).await;
+            assert_eq!(res.status, StatusCode::FORBIDDEN, "{body}");
+            assert_eq!(res.body, forbidden);
+            let res = app.put(&path, Some(&who.access), &body).await;
+            assert_eq!(res.status, StatusCode::FORBIDDEN, "{body}");
+        }
+        let res = send_multipart(
+            &app,
+            Method::PATCH,
+            &path,
+            &who.access,
+            &[("shared_to", &outsider.profile_id.to_string())],
+            &[("document_file", "evil.png", PNG)],
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.text);
+        let res = app.delete(&path, Some(&who.access)).await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN);
+    }
+    assert_eq!(stored_files(&app), files, "file unchanged");
+    let shares: Vec<(Uuid,)> =
+        sqlx::query_as("SELECT profile_id FROM document_shared_to WHERE document_id = $1")
+            .bind(id)
+            .fetch_all(&app.db.admin)
+            .await
+            .unwrap();
+    assert_eq!(shares, vec![(sharee.profile_id,)]);
+    assert_eq!(count(&app, "SELECT count(*) FROM document_teams").await, 1);
+    let res = app.get(&path, Some(&outsider.access)).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+
+    // The uploader and an admin can.
+    let res = app
+        .patch(
+            &path,
+            Some(&owner.access),
+            &json!({"shared_to": [outsider.profile_id]}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    let res = send_multipart(
+        &app,
+        Method::PATCH,
+        &path,
+        &admin.access,
+        &[],
+        &[("document_file", "new.png", PNG)],
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    assert_ne!(stored_files(&app), files);
+    let res = app.delete(&path, Some(&owner.access)).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
 }

@@ -1394,7 +1394,7 @@ async fn leads_assignment_mail_goes_to_newly_assigned_only() {
         vec![(
             "assignment".into(),
             "n1@example.com".into(),
-            format!("/leads/{id}")
+            format!("/leads?view={id}")
         )]
     );
     let mut tx = crm::db::tenant::begin(&app.db.app, Some(admin.org_id), None)

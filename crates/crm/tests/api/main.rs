@@ -9,6 +9,7 @@ mod documents;
 mod jobs;
 mod leads;
 mod leads_io;
+mod mail;
 mod migrate;
 mod org_audit;
 mod org_dashboard;
