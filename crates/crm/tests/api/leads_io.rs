@@ -442,3 +442,24 @@ async fn leads_export_to_a_stalled_client_holds_no_connection() {
     drop(stalled);
     server.abort();
 }
+
+/// Each export chunk runs on its own transaction with the caller's context: a USER still gets
+/// only the leads they may see.
+#[tokio::test]
+async fn leads_export_chunks_keep_the_callers_visibility() {
+    let app = TestApp::new().await;
+    let admin = app.admin("vis@example.com").await;
+    let user = app.member(admin.org_id, "visu@example.com", "USER").await;
+    seed_leads(&app, &admin, 1500, 10).await;
+    let res = app
+        .post("/api/leads/", Some(&user.access), &json!({"title": "Mine"}))
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    let res = app.get("/api/leads/export/", Some(&user.access)).await;
+    assert_eq!(res.status, StatusCode::OK);
+    let lines: Vec<&str> = res.text.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", res.text);
+    assert!(lines[1].contains("Mine"));
+    let res = app.get("/api/leads/export/", Some(&admin.access)).await;
+    assert_eq!(res.text.lines().count(), 1502);
+}
