@@ -3,6 +3,7 @@
 
 mod auth;
 mod comments;
+mod contacts;
 mod conventions;
 mod documents;
 mod jobs;
