@@ -283,6 +283,18 @@ async fn contacts_user_sees_and_edits_own_and_assigned_only() {
         .delete(&format!("/api/contacts/{assigned}/"), Some(&admin.access))
         .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    // The admin's unfiltered count comes from the per-org row counter (migration 0111).
+    let res = app.get("/api/contacts/", Some(&admin.access)).await;
+    assert_eq!(res.body["contacts_count"], 1, "{}", res.text);
+    assert_eq!(
+        scalar_i64(
+            &app,
+            "SELECT sum(n)::bigint FROM row_counts WHERE org_id = $1 AND tbl = 'contacts'",
+            admin.org_id
+        )
+        .await,
+        1
+    );
 }
 
 #[tokio::test]
