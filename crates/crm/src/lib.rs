@@ -5,6 +5,7 @@ pub mod auth;
 pub mod cache;
 pub mod common;
 pub mod config;
+pub mod contacts;
 pub mod db;
 pub mod error;
 pub mod http;
@@ -108,6 +109,7 @@ fn api_routes() -> Router<AppState> {
         .route("/api/dashboard/", get(dashboard::dashboard))
         .route("/healthz/", get(http::health::healthz))
         .merge(leads::routes())
+        .merge(contacts::routes())
         .merge(common::comments::routes())
         .merge(common::documents::routes())
 }

@@ -4,6 +4,7 @@
 mod auth;
 mod auth_security;
 mod comments;
+mod contacts;
 mod conventions;
 mod documents;
 mod jobs;
