@@ -1,6 +1,7 @@
 //! bottlecrm: a multi-tenant CRM API compatible with BottleCRM's Django backend.
 //! `router` assembles every module's routes behind the shared middleware.
 
+pub mod accounts;
 pub mod auth;
 pub mod cache;
 pub mod common;

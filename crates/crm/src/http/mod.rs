@@ -3,6 +3,7 @@
 
 pub mod body;
 pub mod docs;
+pub mod fields;
 pub mod health;
 pub mod layers;
 pub mod pagination;

@@ -33,31 +33,8 @@ pub const LEAD_SOURCE: &[(&str, &str)] = &[
 
 pub const RATINGS: &[&str] = &["HOT", "WARM", "COLD"];
 
-/// A validated value for one `lead` column.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Val {
-    Text(Option<String>),
-    Int(Option<i32>),
-    /// Decimal as canonical text, cast to numeric in SQL.
-    Num(Option<String>),
-    Date(Option<NaiveDate>),
-    Bool(bool),
-}
-
-#[derive(Clone, Copy)]
-enum Kind {
-    Text(usize),
-    /// May be null or absent, but not blank.
-    Name,
-    Email,
-    Phone,
-    Url(usize),
-    Choice(fn(&str) -> bool),
-    Amount,
-    Probability,
-    Date,
-    Bool,
-}
+pub use crate::http::fields::Val;
+use crate::http::fields::{self, Kind};
 
 fn is_status(v: &str) -> bool {
     LEAD_STATUS.iter().any(|(k, _)| *k == v)
@@ -87,9 +64,9 @@ const FIELDS: &[(&str, Kind)] = &[
     ("source", Kind::Choice(is_source)),
     ("industry", Kind::Choice(is_industry)),
     ("rating", Kind::Choice(is_rating)),
-    ("opportunity_amount", Kind::Amount),
+    ("opportunity_amount", Kind::Money(10)),
     ("currency", Kind::Choice(is_currency)),
-    ("probability", Kind::Probability),
+    ("probability", Kind::Int(0, 100)),
     ("close_date", Kind::Date),
     ("address_line", Kind::Text(255)),
     ("city", Kind::Text(255)),
@@ -151,230 +128,12 @@ pub fn lead_errors(errors: FieldErrors) -> ApiError {
 
 /// Validates a POST/PUT/PATCH body. Unknown keys (`org`, `created_by`...) are ignored, as DRF.
 pub fn validate(body: &Map<String, Value>, errors: &mut FieldErrors) -> LeadInput {
-    let mut input = LeadInput::default();
-    for (name, kind) in FIELDS {
-        if let Some(raw) = body.get(*name) {
-            match validate_value(*kind, raw) {
-                Ok(v) => input.fields.push((name, v)),
-                Err(msg) => errors.add(name, msg),
-            }
-        }
-    }
-    input.assigned_to = id_list(body, "assigned_to", errors);
-    input.teams = id_list(body, "teams", errors);
-    input.tags = id_list(body, "tags", errors);
-    input.contacts = id_list(body, "contacts", errors);
-    input
-}
-
-fn as_text(raw: &Value) -> Result<Option<String>, String> {
-    match raw {
-        Value::Null => Ok(None),
-        Value::String(s) => Ok(Some(s.trim().to_string())),
-        Value::Number(n) => Ok(Some(n.to_string())),
-        Value::Bool(_) | Value::Array(_) | Value::Object(_) => Err("Not a valid string.".into()),
-    }
-}
-
-fn too_long(s: &str, max: usize) -> Option<String> {
-    (s.chars().count() > max)
-        .then(|| format!("Ensure this field has no more than {max} characters."))
-}
-
-fn validate_value(kind: Kind, raw: &Value) -> Result<Val, String> {
-    match kind {
-        Kind::Bool => match raw {
-            Value::Bool(b) => Ok(Val::Bool(*b)),
-            Value::Null => Err("This field may not be null.".into()),
-            Value::Number(n) if n.as_i64() == Some(1) => Ok(Val::Bool(true)),
-            Value::Number(n) if n.as_i64() == Some(0) => Ok(Val::Bool(false)),
-            Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
-                "true" | "1" | "yes" | "on" => Ok(Val::Bool(true)),
-                "false" | "0" | "no" | "off" => Ok(Val::Bool(false)),
-                _ => Err("Must be a valid boolean.".into()),
-            },
-            _ => Err("Must be a valid boolean.".into()),
-        },
-        Kind::Amount => {
-            let Some(s) = as_text(raw).map_err(|_| "A valid number is required.")? else {
-                return Ok(Val::Num(None));
-            };
-            if s.is_empty() {
-                return Ok(Val::Num(None));
-            }
-            parse_amount(&s).map(|v| Val::Num(Some(v)))
-        }
-        Kind::Probability => {
-            let n = match raw {
-                Value::Null => return Ok(Val::Int(None)),
-                Value::Number(n) => n
-                    .as_i64()
-                    .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
-                Value::String(s) if s.trim().is_empty() => return Ok(Val::Int(None)),
-                Value::String(s) => s.trim().parse::<i64>().ok(),
-                _ => None,
-            }
-            .ok_or("A valid integer is required.")?;
-            if n > 100 {
-                Err("Ensure this value is less than or equal to 100.".into())
-            } else if n < 0 {
-                Err("Ensure this value is greater than or equal to 0.".into())
-            } else {
-                Ok(Val::Int(Some(n as i32)))
-            }
-        }
-        Kind::Date => {
-            let Some(s) = as_text(raw)? else {
-                return Ok(Val::Date(None));
-            };
-            if s.is_empty() {
-                return Ok(Val::Date(None));
-            }
-            NaiveDate::parse_from_str(&s, "%Y-%m-%d")
-                .map(|d| Val::Date(Some(d)))
-                .map_err(|_| {
-                    "Date has wrong format. Use one of these formats instead: YYYY-MM-DD.".into()
-                })
-        }
-        _ => {
-            let Some(s) = as_text(raw)? else {
-                return Ok(Val::Text(None));
-            };
-            let ok = |s: String| Ok(Val::Text(Some(s)));
-            match kind {
-                Kind::Text(max) => too_long(&s, max).map_or_else(|| ok(s), Err),
-                Kind::Name if s.is_empty() => Err("This field may not be blank.".into()),
-                Kind::Name => too_long(&s, 255).map_or_else(|| ok(s), Err),
-                Kind::Email if s.is_empty() => ok(s),
-                Kind::Email if s.len() > 254 || !crate::auth::service::is_valid_email(&s) => {
-                    Err("Enter a valid email address.".into())
-                }
-                Kind::Email => ok(s),
-                Kind::Phone if s.is_empty() => ok(s),
-                Kind::Phone => {
-                    let n = s.chars().count();
-                    if (7..=25).contains(&n)
-                        && s.chars()
-                            .all(|c| c.is_ascii_digit() || " -()+.".contains(c))
-                    {
-                        ok(s)
-                    } else {
-                        Err("Enter a valid phone number (7-25 characters, digits and separators only)".into())
-                    }
-                }
-                Kind::Url(max) if s.is_empty() => too_long(&s, max).map_or_else(|| ok(s), Err),
-                Kind::Url(max) => {
-                    if let Some(e) = too_long(&s, max) {
-                        return Err(e);
-                    }
-                    let valid = url::Url::parse(&s).is_ok_and(|u| {
-                        matches!(u.scheme(), "http" | "https" | "ftp" | "ftps")
-                            && u.host().is_some()
-                    });
-                    if valid {
-                        ok(s)
-                    } else {
-                        Err("Enter a valid URL.".into())
-                    }
-                }
-                Kind::Choice(_) if s.is_empty() => ok(s),
-                Kind::Choice(valid) if valid(&s) => ok(s),
-                Kind::Choice(_) => Err(format!("\"{s}\" is not a valid choice.")),
-                _ => unreachable!("non-text kinds handled above"),
-            }
-        }
-    }
-}
-
-/// DRF DecimalField(max_digits=12, decimal_places=2), plus the DB's `>= 0` rule.
-fn parse_amount(s: &str) -> Result<String, String> {
-    let invalid = || "A valid number is required.".to_string();
-    let (neg, digits) = match s.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, s.strip_prefix('+').unwrap_or(s)),
-    };
-    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
-    if (int.is_empty() && frac.is_empty())
-        || !int.chars().all(|c| c.is_ascii_digit())
-        || !frac.chars().all(|c| c.is_ascii_digit())
-    {
-        return Err(invalid());
-    }
-    let int = int.trim_start_matches('0');
-    let frac = frac.trim_end_matches('0');
-    if neg && !(int.is_empty() && frac.is_empty()) {
-        return Err("Ensure this value is greater than or equal to 0.".into());
-    }
-    if frac.len() > 2 {
-        return Err("Ensure that there are no more than 2 decimal places.".into());
-    }
-    if int.len() > 10 {
-        return Err(
-            "Ensure that there are no more than 10 digits before the decimal point.".into(),
-        );
-    }
-    Ok(format!(
-        "{}.{frac:0<2}",
-        if int.is_empty() { "0" } else { int }
-    ))
-}
-
-/// A relation list: a JSON array of UUID strings, a JSON-encoded array in a string (form and
-/// multipart bodies), or one UUID. `null` and `""` mean an empty list.
-fn id_list(body: &Map<String, Value>, key: &str, errors: &mut FieldErrors) -> Option<Vec<Uuid>> {
-    let raw = body.get(key)?;
-    let items: Vec<Value> = match raw {
-        Value::Null => vec![],
-        Value::Array(a) => a.clone(),
-        Value::String(s) if s.trim().is_empty() => vec![],
-        Value::String(s) if s.trim_start().starts_with('[') => {
-            match serde_json::from_str::<Vec<Value>>(s) {
-                Ok(a) => a,
-                Err(_) => {
-                    errors.add(key, "Expected a list of items.");
-                    return None;
-                }
-            }
-        }
-        Value::String(_) => vec![raw.clone()],
-        _ => {
-            errors.add(
-                key,
-                format!(
-                    "Expected a list of items but got type \"{}\".",
-                    type_name(raw)
-                ),
-            );
-            return None;
-        }
-    };
-    let mut ids = Vec::with_capacity(items.len());
-    for item in items {
-        match item.as_str().map(|s| Uuid::parse_str(s.trim())) {
-            Some(Ok(id)) => {
-                if !ids.contains(&id) {
-                    ids.push(id)
-                }
-            }
-            _ => {
-                let shown = item
-                    .as_str()
-                    .map(str::to_string)
-                    .unwrap_or(item.to_string());
-                errors.add(key, format!("“{shown}” is not a valid UUID."));
-                return None;
-            }
-        }
-    }
-    Some(ids)
-}
-
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Number(_) => "int",
-        Value::Bool(_) => "bool",
-        Value::Object(_) => "dict",
-        _ => "str",
+    LeadInput {
+        fields: fields::validate(FIELDS, body, errors),
+        assigned_to: fields::id_list(body, "assigned_to", errors),
+        teams: fields::id_list(body, "teams", errors),
+        tags: fields::id_list(body, "tags", errors),
+        contacts: fields::id_list(body, "contacts", errors),
     }
 }
 
@@ -519,31 +278,6 @@ pub struct ImportResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn amounts() {
-        assert_eq!(parse_amount("1234.5").unwrap(), "1234.50");
-        assert_eq!(parse_amount("007").unwrap(), "7.00");
-        assert_eq!(parse_amount(".5").unwrap(), "0.50");
-        assert_eq!(parse_amount("-0").unwrap(), "0.00");
-        assert!(
-            parse_amount("-5")
-                .unwrap_err()
-                .contains("greater than or equal to 0")
-        );
-        assert!(
-            parse_amount("1.234")
-                .unwrap_err()
-                .contains("2 decimal places")
-        );
-        assert!(
-            parse_amount("12345678901")
-                .unwrap_err()
-                .contains("10 digits")
-        );
-        assert!(parse_amount("abc").is_err());
-        assert!(parse_amount(".").is_err());
-    }
 
     #[test]
     fn validates_like_the_serializer() {
