@@ -2,3 +2,5 @@
 //! comments and attachments (shared registry), and e-mails to the account's contacts.
 
 pub mod dto;
+pub mod handlers;
+pub mod model;

@@ -3,6 +3,7 @@
 //! the org's size. Admins see the whole org; other members see what is assigned to them or was
 //! created by them (counted once, unlike upstream's join duplicates).
 
+use super::choices::STAGES;
 use axum::Json;
 use serde_json::{Map, Value, json};
 
@@ -19,14 +20,6 @@ fn visible(alias: &str, link: &str, fk: &str) -> String {
 }
 
 const LIST_LIMIT: i64 = 10;
-const STAGES: &[(&str, &str)] = &[
-    ("PROSPECTING", "Prospecting"),
-    ("QUALIFICATION", "Qualification"),
-    ("PROPOSAL", "Proposal"),
-    ("NEGOTIATION", "Negotiation"),
-    ("CLOSED_WON", "Closed Won"),
-    ("CLOSED_LOST", "Closed Lost"),
-];
 const OPEN_STAGES: &[&str] = &["PROSPECTING", "QUALIFICATION", "PROPOSAL", "NEGOTIATION"];
 
 #[utoipa::path(get, path = "/api/dashboard/", tag = "dashboard", security(("jwt" = []), ("api_key" = [])),
