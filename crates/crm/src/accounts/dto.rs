@@ -9,7 +9,8 @@ use uuid::Uuid;
 use crate::common::choices::INDUSTRIES;
 use crate::common::enums::{is_country, is_currency};
 use crate::error::{ApiError, FieldErrors};
-use crate::http::fields::{self, Kind, Val};
+use crate::db::sql::Val;
+use crate::http::fields::{self, Kind};
 
 fn is_industry(v: &str) -> bool {
     INDUSTRIES.contains(&v)
@@ -82,7 +83,7 @@ pub fn validate(
         errors.add("name", "This field is required.");
     }
     AccountInput {
-        fields: fields::validate(FIELDS, body, errors),
+        fields: fields::validate(body, FIELDS, errors),
         assigned_to: fields::id_list(body, "assigned_to", errors),
         teams: fields::id_list(body, "teams", errors),
         tags: fields::id_list(body, "tags", errors),
@@ -135,7 +136,7 @@ pub fn validate_mail(body: &Map<String, Value>, errors: &mut FieldErrors) -> Opt
             errors.add(key, "This field is required.");
         }
     }
-    let vals = fields::validate(RULES, body, errors);
+    let vals = fields::validate(body, RULES, errors);
     let text = |k: &str| {
         fields::text(&vals, k)
             .filter(|s| !s.is_empty())

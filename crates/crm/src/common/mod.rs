@@ -13,6 +13,8 @@ pub mod enums;
 pub mod ids;
 pub mod orgs;
 pub mod profiles;
+pub mod relations;
+pub mod render;
 pub mod tags;
 pub mod teams;
 pub mod users;

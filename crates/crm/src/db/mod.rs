@@ -4,6 +4,7 @@
 pub mod migrate;
 pub mod rls;
 pub mod roles;
+pub mod sql;
 pub mod tenant;
 
 use std::time::Duration;

@@ -7,11 +7,10 @@ use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::query::RawQuery;
-use crate::openapi::ApiDoc;
+use crate::openapi::document;
 use crate::state::AppState;
 
 const REDOC_JS: &[u8] = include_bytes!("../../assets/redoc.standalone.js");
@@ -32,13 +31,11 @@ const REDOC_HTML: &str = r#"<!DOCTYPE html>
 "#;
 
 pub fn openapi_json() -> String {
-    ApiDoc::openapi()
-        .to_pretty_json()
-        .unwrap_or_else(|_| "{}".into())
+    document().to_pretty_json().unwrap_or_else(|_| "{}".into())
 }
 
 pub fn openapi_yaml() -> String {
-    ApiDoc::openapi().to_yaml().unwrap_or_default()
+    document().to_yaml().unwrap_or_default()
 }
 
 async fn schema(q: RawQuery) -> Response {
@@ -89,5 +86,5 @@ pub fn routes() -> Router<AppState> {
         .route("/api/schema/", get(schema))
         .route("/api/schema/redoc/", get(redoc_page))
         .route("/api/schema/redoc/redoc.standalone.js", get(redoc_js))
-        .merge(SwaggerUi::new("/swagger-ui").url("/api/schema/openapi.json", ApiDoc::openapi()))
+        .merge(SwaggerUi::new("/swagger-ui").url("/api/schema/openapi.json", document()))
 }

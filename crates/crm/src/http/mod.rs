@@ -6,6 +6,7 @@ pub mod docs;
 pub mod fields;
 pub mod health;
 pub mod layers;
+pub mod list;
 pub mod pagination;
 pub mod query;
 

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::common::choices::INDUSTRIES;
 use crate::common::enums::{is_country, is_currency};
 use crate::error::{ApiError, FieldErrors};
+use crate::http::fields::{self, Kind, id_list};
 
 pub const LEAD_STATUS: &[(&str, &str)] = &[
     ("assigned", "Assigned"),
@@ -33,8 +34,7 @@ pub const LEAD_SOURCE: &[(&str, &str)] = &[
 
 pub const RATINGS: &[&str] = &["HOT", "WARM", "COLD"];
 
-pub use crate::http::fields::Val;
-use crate::http::fields::{self, Kind};
+pub use crate::db::sql::Val;
 
 fn is_status(v: &str) -> bool {
     LEAD_STATUS.iter().any(|(k, _)| *k == v)
@@ -64,9 +64,9 @@ const FIELDS: &[(&str, Kind)] = &[
     ("source", Kind::Choice(is_source)),
     ("industry", Kind::Choice(is_industry)),
     ("rating", Kind::Choice(is_rating)),
-    ("opportunity_amount", Kind::Money(10)),
+    ("opportunity_amount", Kind::Amount),
     ("currency", Kind::Choice(is_currency)),
-    ("probability", Kind::Int(0, 100)),
+    ("probability", Kind::Percent),
     ("close_date", Kind::Date),
     ("address_line", Kind::Text(255)),
     ("city", Kind::Text(255)),
@@ -129,11 +129,11 @@ pub fn lead_errors(errors: FieldErrors) -> ApiError {
 /// Validates a POST/PUT/PATCH body. Unknown keys (`org`, `created_by`...) are ignored, as DRF.
 pub fn validate(body: &Map<String, Value>, errors: &mut FieldErrors) -> LeadInput {
     LeadInput {
-        fields: fields::validate(FIELDS, body, errors),
-        assigned_to: fields::id_list(body, "assigned_to", errors),
-        teams: fields::id_list(body, "teams", errors),
-        tags: fields::id_list(body, "tags", errors),
-        contacts: fields::id_list(body, "contacts", errors),
+        fields: fields::validate(body, FIELDS, errors),
+        assigned_to: id_list(body, "assigned_to", errors),
+        teams: id_list(body, "teams", errors),
+        tags: id_list(body, "tags", errors),
+        contacts: id_list(body, "contacts", errors),
     }
 }
 

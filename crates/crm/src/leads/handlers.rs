@@ -22,14 +22,15 @@ use crate::auth::ClientIp;
 use crate::common::activity::{self, Action};
 use crate::common::choices::{COUNTRIES, INDUSTRIES, pairs_json};
 use crate::common::comments;
+use crate::common::relations::{self, Kind, Rel, Unique};
 use crate::db::Tenant;
 use crate::db::tenant::{self, Tx};
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::http::body::{BodyExt, JsonBody};
+use crate::http::list::{CacheSlot, json_bytes, with_tail};
 use crate::http::pagination::Page;
 use crate::http::parse_id;
 use crate::http::query::RawQuery;
-use crate::jobs::{self, Job};
 use crate::state::AppState;
 use crate::storage::FormData;
 
@@ -51,17 +52,6 @@ fn no_permission() -> ApiError {
         StatusCode::FORBIDDEN,
         "You do not have Permission to perform this action",
     )
-}
-
-/// A JSON object PostgreSQL already rendered, with static lists appended before its closing brace.
-fn with_tail(mut body: String, tail: &str) -> Bytes {
-    body.pop();
-    body.push_str(tail);
-    Bytes::from(body)
-}
-
-fn json_bytes(body: Bytes) -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 fn json_pairs(pairs: &[(&str, &str)]) -> String {
@@ -118,26 +108,16 @@ pub async fn list(
     q: RawQuery,
     page: Page,
 ) -> ApiResult<Response> {
-    let v = viewer(&t);
-    // Admins all see the same page; anyone else sees their own leads.
-    let who = if v.admin {
-        "admin".to_string()
-    } else {
-        v.profile_id.to_string()
-    };
-    let key = format!(
-        "leads:{who}:{}",
-        serde_urlencoded::to_string(&q.0).unwrap_or_default()
-    );
-    let (org, version) = (t.org_id, t.data_version);
-    if let Some(body) = state.cache.get(org, version, &key) {
+    let slot = CacheSlot::new("leads", &t, &q);
+    if let Some(body) = slot.get(&state.cache) {
         t.commit().await?;
         return Ok(json_bytes(body));
     }
+    let v = viewer(&t);
     let body = model::list_json(&mut t.tx, &v, &q, page).await?;
     t.commit().await?;
     let body = with_tail(body, list_tail());
-    state.cache.put(org, version, key, body.clone());
+    slot.put(&state.cache, body.clone());
     Ok(json_bytes(body))
 }
 
@@ -186,54 +166,49 @@ pub async fn detail_post(
     }
 }
 
-/// Checks the relation ids and the e-mail against the org; adds field errors.
+/// Checks the relation ids and the e-mail against the org (a member's user id in `assigned_to`
+/// becomes their profile id); adds field errors.
 async fn check(
     tx: &mut Tx,
     org: Uuid,
-    input: &LeadInput,
+    input: &mut LeadInput,
     lead: Option<Uuid>,
     errors: &mut FieldErrors,
 ) -> Result<(), ApiError> {
-    let empty: Vec<Uuid> = vec![];
-    let list = |l: &Option<Vec<Uuid>>| l.as_deref().unwrap_or(&empty).to_vec();
-    let lists = [
-        list(&input.assigned_to),
-        list(&input.teams),
-        list(&input.tags),
-        list(&input.contacts),
+    let email = input.text("email").map(str::to_string);
+    let mut empty = [vec![], vec![], vec![], vec![]];
+    let [e0, e1, e2, e3] = &mut empty;
+    let mut rels = [
+        Rel {
+            field: "assigned_to",
+            kind: Kind::Profile,
+            ids: input.assigned_to.as_mut().unwrap_or(e0),
+        },
+        Rel {
+            field: "teams",
+            kind: Kind::Team,
+            ids: input.teams.as_mut().unwrap_or(e1),
+        },
+        Rel {
+            field: "tags",
+            kind: Kind::Tag,
+            ids: input.tags.as_mut().unwrap_or(e2),
+        },
+        Rel {
+            field: "contacts",
+            kind: Kind::Contact,
+            ids: input.contacts.as_mut().unwrap_or(e3),
+        },
     ];
-    let email = input.text("email").filter(|e| !e.is_empty());
-    if lists.iter().all(Vec::is_empty) && email.is_none() {
-        return Ok(());
-    }
-    let c = model::check_relations(
-        tx,
-        org,
-        [&lists[0], &lists[1], &lists[2], &lists[3]],
-        email,
-        lead,
-    )
-    .await?;
-    for (field, bad) in [
-        ("assigned_to", c.assigned_to),
-        ("teams", c.teams),
-        ("tags", c.tags),
-        ("contacts", c.contacts),
-    ] {
-        for id in bad {
-            errors.add(
-                field,
-                format!("Invalid pk \"{id}\" - object does not exist."),
-            );
-        }
-    }
-    if c.email_taken {
-        errors.add(
-            "email",
-            "Lead with this email already exists in this organization.",
-        );
-    }
-    Ok(())
+    let unique = Unique {
+        field: "email",
+        table: "lead",
+        column: "email",
+        value: email.as_deref(),
+        except: lead,
+        message: "Lead with this email already exists in this organization.",
+    };
+    relations::check(tx, org, &mut rels, Some(unique), errors).await
 }
 
 fn relation_lists(input: &LeadInput) -> [(&'static str, &'static str, Option<&[Uuid]>); 4] {
@@ -249,7 +224,6 @@ fn relation_lists(input: &LeadInput) -> [(&'static str, &'static str, Option<&[U
     ]
 }
 
-/// Enqueues one assignment e-mail per newly assigned user, in the request's transaction.
 async fn notify_assigned(
     tx: &mut Tx,
     org: Uuid,
@@ -258,15 +232,7 @@ async fn notify_assigned(
     name: &str,
     by: &str,
 ) -> Result<(), ApiError> {
-    for email in to {
-        let job = Job::Email {
-            template: "assignment".into(),
-            to: email,
-            context: json!({"module": "Lead", "name": name, "path": format!("/leads/{lead}"), "assigned_by": by}),
-        };
-        jobs::enqueue(tx, Some(org), job).await?;
-    }
-    Ok(())
+    relations::notify_assigned(tx, org, to, "Lead", &format!("/leads/{lead}"), name, by).await
 }
 
 /// Any member may create. `status: "converted"` creates and converts in one transaction.
@@ -280,7 +246,7 @@ pub async fn create(mut t: Tenant, JsonBody(body): JsonBody) -> ApiResult<Json<V
     if input.text("status") == Some("converted") && !body.contains_key("email") {
         errors.add("email", "This field is required.");
     }
-    check(&mut t.tx, t.org_id, &input, None, &mut errors).await?;
+    check(&mut t.tx, t.org_id, &mut input, None, &mut errors).await?;
     if !errors.is_empty() {
         return Err(lead_errors(errors));
     }
@@ -331,7 +297,7 @@ async fn write(
             errors.add("email", "This field is required.");
         }
     }
-    check(&mut t.tx, t.org_id, &input, Some(id), &mut errors).await?;
+    check(&mut t.tx, t.org_id, &mut input, Some(id), &mut errors).await?;
     if !errors.is_empty() {
         return Err(lead_errors(errors));
     }
@@ -806,7 +772,7 @@ pub async fn create_from_site(
     .await?;
     input.assigned_to = Some(assignees);
     input.tags = Some(tags);
-    check(&mut tx, org_id, &input, None, &mut errors).await?;
+    check(&mut tx, org_id, &mut input, None, &mut errors).await?;
     if !errors.is_empty() {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,

@@ -10,12 +10,28 @@ pub mod service;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
+use utoipa::OpenApi;
 
 use crate::state::AppState;
 
 /// Import files (CSV, XLSX) may be larger than JSON bodies. An XLSX is also bounded once
 /// unpacked: see [`import`].
 const UPLOAD_LIMIT: usize = 10 * 1024 * 1024;
+
+/// The module's part of the OpenAPI document (merged by `crate::openapi::document`).
+#[derive(OpenApi)]
+#[openapi(
+    paths(
+        handlers::list, handlers::create, handlers::detail, handlers::detail_post, handlers::put,
+        handlers::patch, handlers::delete, handlers::upload, handlers::export, handlers::create_from_site,
+    ),
+    components(schemas(
+        dto::LeadObj, dto::LeadListResponse, dto::OpenLeads, dto::CloseLeads, dto::LeadDetailResponse,
+        dto::LeadCreated, dto::LeadConverted, dto::MessageResponse, dto::ImportResponse, dto::ImportRowError,
+    )),
+    tags((name = "leads", description = "Leads, conversion, import/export, web-to-lead"))
+)]
+pub struct LeadsApi;
 
 pub fn routes() -> Router<AppState> {
     use handlers as h;

@@ -1606,3 +1606,57 @@ async fn leads_user_list_is_the_same_whichever_plan() {
     );
     assert_eq!(res.body["open_leads"]["open_leads"][0]["title"], "L11");
 }
+
+/// Issue 9 item 1: for a lead with no assignee the frontend re-sends
+/// `assigned_to: [<created_by user id>]` (a user id) on every edit; it is the member's profile.
+#[tokio::test]
+async fn leads_assigned_to_accepts_a_members_user_id() {
+    let app = TestApp::new().await;
+    let admin = app.admin("uid@example.com").await;
+    let member = app.member(admin.org_id, "uid-m@example.com", "USER").await;
+    let id = create(&app, &admin, json!({"title": "no assignee"})).await;
+    let path = format!("/api/leads/{id}/");
+    let res = app
+        .put(
+            &path,
+            Some(&admin.access),
+            &json!({"title": "edited", "assigned_to": [admin.user_id]}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    let res = app
+        .patch(
+            &path,
+            Some(&admin.access),
+            &json!({"status": "in process", "assigned_to": [admin.user_id, member.user_id, member.profile_id]}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    let assigned: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT profile_id FROM lead_assigned_to WHERE lead_id = $1 ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(&app.db.admin)
+    .await
+    .unwrap();
+    assert_eq!(assigned, vec![admin.profile_id, member.profile_id]);
+
+    // A user of another org, or an unknown id, stays a 400 and changes nothing.
+    let other = app.admin("uid-other@example.com").await;
+    for bad in [other.user_id, other.profile_id, Uuid::new_v4()] {
+        let res = app
+            .patch(&path, Some(&admin.access), &json!({"assigned_to": [bad]}))
+            .await;
+        assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.text);
+        assert!(res.body["errors"]["assigned_to"].is_array(), "{}", res.text);
+    }
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM lead_assigned_to WHERE lead_id = $1",
+            id
+        )
+        .await,
+        2
+    );
+}
