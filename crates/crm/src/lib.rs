@@ -104,6 +104,7 @@ fn api_routes() -> Router<AppState> {
         .route("/api/dashboard/", get(dashboard::dashboard))
         .route("/healthz/", get(http::health::healthz))
         .merge(leads::routes())
+        .merge(accounts::routes())
         .merge(common::comments::routes())
         .merge(common::documents::routes())
 }

@@ -8,8 +8,8 @@ use uuid::Uuid;
 
 use crate::common::choices::INDUSTRIES;
 use crate::common::enums::{is_country, is_currency};
-use crate::error::{ApiError, FieldErrors};
 use crate::db::sql::Val;
+use crate::error::{ApiError, FieldErrors};
 use crate::http::fields::{self, Kind};
 
 fn is_industry(v: &str) -> bool {

@@ -9,17 +9,6 @@ use crate::db::Tenant;
 use crate::db::tenant::Tx;
 use crate::error::{ApiError, FieldErrors};
 
-/// Who may see and edit an account (alias `a`): an admin ($admin), its creator ($user), an
-/// assignee ($profile), or a member of one of its teams.
-pub fn visible_sql(admin: &str, user: &str, profile: &str) -> String {
-    format!(
-        "({admin} OR a.created_by_id = {user}
-          OR EXISTS (SELECT 1 FROM accounts_assigned_to x WHERE x.account_id = a.id AND x.profile_id = {profile})
-          OR EXISTS (SELECT 1 FROM accounts_teams x JOIN teams_users tu ON tu.teams_id = x.teams_id
-                     WHERE x.account_id = a.id AND tu.profile_id = {profile}))"
-    )
-}
-
 /// What a write needs to know about an existing account (row locked for the transaction).
 pub struct Current {
     pub name: String,
@@ -29,8 +18,9 @@ pub struct Current {
 
 pub async fn lock(t: &mut Tenant, id: Uuid) -> Result<Option<Current>, ApiError> {
     let text = format!(
-        "SELECT a.name, a.created_by_id, {} FROM accounts a WHERE a.org_id = $1 AND a.id = $2 FOR UPDATE",
-        visible_sql("$3", "$4", "$5")
+        "SELECT acc.name, acc.created_by_id, {} FROM accounts acc
+         WHERE acc.org_id = $1 AND acc.id = $2 FOR UPDATE",
+        super::pages::VISIBILITY.sql("$3", "$4", "$5")
     );
     let row: Option<(String, Option<Uuid>, bool)> = sqlx::query_as(sqlx::AssertSqlSafe(text))
         .bind(t.org_id)
@@ -45,24 +35,6 @@ pub async fn lock(t: &mut Tenant, id: Uuid) -> Result<Option<Current>, ApiError>
         created_by,
         can_edit,
     }))
-}
-
-/// Another account of the org has this name, ignoring letter case (upstream's unique index).
-pub async fn name_taken(
-    tx: &mut Tx,
-    org: Uuid,
-    name: &str,
-    except: Option<Uuid>,
-) -> Result<bool, ApiError> {
-    Ok(sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM accounts WHERE org_id = $1 AND lower(name) = lower($2)
-                        AND id IS DISTINCT FROM $3)",
-    )
-    .bind(org)
-    .bind(name)
-    .bind(except)
-    .fetch_one(&mut **tx)
-    .await?)
 }
 
 /// Invoices, estimates and recurring invoices that point at the account or at one of its
@@ -229,17 +201,12 @@ pub async fn insert_mail(
     at: Option<DateTime<Utc>>,
 ) -> Result<Uuid, ApiError> {
     let id = Uuid::new_v4();
+    // Two statements: the join table's row-level policy must see the e-mail row it links.
     sqlx::query(
-        "WITH e AS (
-             INSERT INTO account_email (created_at, updated_at, id, message_subject, message_body, timezone,
-                                        scheduled_date_time, scheduled_later, from_email, created_by_id,
-                                        updated_by_id, from_account_id, org_id)
-             VALUES (now(), now(), $1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10) RETURNING id),
-         r AS (INSERT INTO account_email_recipients (accountemail_id, contact_id)
-               SELECT e.id, x FROM e, unnest($11::uuid[]) x)
-         INSERT INTO \"emailLogs\" (created_at, updated_at, id, is_sent, contact_id, created_by_id, updated_by_id,
-                                   email_id, org_id)
-         SELECT now(), now(), gen_random_uuid(), false, x, $8, $8, e.id, $10 FROM e, unnest($11::uuid[]) x",
+        "INSERT INTO account_email (created_at, updated_at, id, message_subject, message_body, timezone,
+                                    scheduled_date_time, scheduled_later, from_email, created_by_id,
+                                    updated_by_id, from_account_id, org_id)
+         VALUES (now(), now(), $1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10)",
     )
     .bind(id)
     .bind(&input.subject)
@@ -250,6 +217,18 @@ pub async fn insert_mail(
     .bind(&input.from_email)
     .bind(user)
     .bind(account)
+    .bind(org)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "WITH r AS (INSERT INTO account_email_recipients (accountemail_id, contact_id)
+                    SELECT $1, x FROM unnest($4::uuid[]) x)
+         INSERT INTO \"emailLogs\" (created_at, updated_at, id, is_sent, contact_id, created_by_id, updated_by_id,
+                                   email_id, org_id)
+         SELECT now(), now(), gen_random_uuid(), false, x, $2, $2, $1, $3 FROM unnest($4::uuid[]) x",
+    )
+    .bind(id)
+    .bind(user)
     .bind(org)
     .bind(&input.recipients)
     .execute(&mut **tx)

@@ -101,7 +101,11 @@ fn validate_value(kind: Kind, raw: &Value) -> Result<Val, String> {
         }
         Kind::Required(_) if raw.is_null() => Err("This field may not be null.".into()),
         Kind::Percent | Kind::Int(..) => {
-            let (min, max) = if let Kind::Int(min, max) = kind { (min, max) } else { (0, 100) };
+            let (min, max) = if let Kind::Int(min, max) = kind {
+                (min, max)
+            } else {
+                (0, 100)
+            };
             let n = match raw {
                 Value::Null => return Ok(Val::Int(None)),
                 Value::Number(n) => n
@@ -115,7 +119,9 @@ fn validate_value(kind: Kind, raw: &Value) -> Result<Val, String> {
             if n > max {
                 Err(format!("Ensure this value is less than or equal to {max}."))
             } else if n < min {
-                Err(format!("Ensure this value is greater than or equal to {min}."))
+                Err(format!(
+                    "Ensure this value is greater than or equal to {min}."
+                ))
             } else {
                 Ok(Val::Int(Some(n as i32)))
             }
