@@ -6,6 +6,7 @@ pub mod auth;
 pub mod cache;
 pub mod common;
 pub mod config;
+pub mod contacts;
 pub mod db;
 pub mod error;
 pub mod http;
@@ -105,6 +106,7 @@ fn api_routes() -> Router<AppState> {
         .route("/healthz/", get(http::health::healthz))
         .merge(leads::routes())
         .merge(accounts::routes())
+        .merge(contacts::routes())
         .merge(common::comments::routes())
         .merge(common::documents::routes())
 }

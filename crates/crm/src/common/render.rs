@@ -40,6 +40,8 @@ pub enum Obj {
     Contact,
     /// `{id, name}`.
     Account,
+    /// Not a list: how many links the record has (`count(key)`).
+    Count,
 }
 
 /// One nested list of a record: join table, the record's column in it, the other column.
@@ -61,6 +63,11 @@ fn links(name: &str, table: &str, owner: &str, col: &str, owners: &str) -> Strin
 
 /// Per owner, the JSON array of the objects of `links`, in link order.
 fn agg(name: &str, links: &str, objects: Option<&str>) -> String {
+    if objects == Some("count") {
+        return format!(
+            "{name} AS MATERIALIZED (SELECT k.owner AS id, count(*) AS j FROM {links} k GROUP BY k.owner)"
+        );
+    }
     match objects {
         Some(objects) => format!(
             "{name} AS MATERIALIZED (SELECT k.owner AS id, json_agg(o.o ORDER BY k.id) AS j
@@ -196,6 +203,7 @@ pub fn nested_ctes(page: &str, nests: &[Nest]) -> String {
             Obj::Contact => Some("n_co"),
             Obj::Account => Some("n_ao"),
             Obj::Id => None,
+            Obj::Count => Some("count"),
         };
         ctes.push(agg(
             &format!("n_{}", n.key),
@@ -227,6 +235,11 @@ pub fn nested_joins(alias: &str, nests: &[Nest]) -> String {
 /// The JSON array of nested list `key` (empty when the record has none).
 pub fn nested(key: &str) -> String {
     format!("coalesce(n_{key}.j, '[]')")
+}
+
+/// How many links of `Obj::Count` nest `key` the record has.
+pub fn count(key: &str) -> String {
+    format!("coalesce(n_{key}.j, 0)")
 }
 
 /// The creator's UserMini (null when none).

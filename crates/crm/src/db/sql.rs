@@ -21,6 +21,8 @@ pub enum Val {
     Num(Option<String>),
     Date(Option<NaiveDate>),
     Bool(bool),
+    /// A foreign key (already checked to be in the org).
+    Uuid(Option<Uuid>),
 }
 
 /// A bound parameter of a dynamically built statement.
@@ -57,6 +59,7 @@ macro_rules! bind_all {
                 Bind::Val(Val::Int(v)) => q.bind(v),
                 Bind::Val(Val::Date(v)) => q.bind(v),
                 Bind::Val(Val::Bool(v)) => q.bind(v),
+                Bind::Val(Val::Uuid(v)) => q.bind(v),
             };
         }
         q

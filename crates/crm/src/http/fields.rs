@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::db::sql::Val;
-use crate::error::FieldErrors;
+use crate::error::{ApiError, FieldErrors};
 
 /// How a column's value is validated (DRF field rules).
 #[derive(Clone, Copy)]
@@ -33,6 +33,14 @@ pub enum Kind {
     Int(i64, i64),
     Date,
     Bool,
+}
+
+/// Upstream's validation envelope of the CRM modules: 400 `{"error": true, "errors": {...}}`.
+pub fn invalid(errors: FieldErrors) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::BAD_REQUEST,
+        serde_json::json!({"error": true, "errors": errors.to_value()}),
+    )
 }
 
 /// Validates the declared columns present in `body` (unknown keys are ignored, as DRF does).

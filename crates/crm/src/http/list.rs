@@ -231,6 +231,25 @@ impl ListSpec {
     }
 }
 
+/// The caller, as list and detail statements need it.
+pub struct Viewer {
+    pub org_id: Uuid,
+    pub user_id: Uuid,
+    pub profile_id: Uuid,
+    pub admin: bool,
+}
+
+impl Viewer {
+    pub fn of(t: &Tenant) -> Self {
+        Viewer {
+            org_id: t.org_id,
+            user_id: t.user_id,
+            profile_id: t.profile_id,
+            admin: t.is_admin(),
+        }
+    }
+}
+
 /// Who a USER member sees of a module: what they created, are assigned to (a profile in the
 /// assigned join table) or reach through one of the record's teams. Admins see everything.
 pub struct Visibility {

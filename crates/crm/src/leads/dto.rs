@@ -3,7 +3,7 @@
 
 use chrono::NaiveDate;
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -120,10 +120,7 @@ impl LeadInput {
 
 /// Upstream's lead error envelope.
 pub fn lead_errors(errors: FieldErrors) -> ApiError {
-    ApiError::new(
-        axum::http::StatusCode::BAD_REQUEST,
-        json!({"error": true, "errors": errors.to_value()}),
-    )
+    fields::invalid(errors)
 }
 
 /// Validates a POST/PUT/PATCH body. Unknown keys (`org`, `created_by`...) are ignored, as DRF.
@@ -278,6 +275,7 @@ pub struct ImportResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn validates_like_the_serializer() {

@@ -35,12 +35,7 @@ use crate::state::AppState;
 use crate::storage::FormData;
 
 fn viewer(t: &Tenant) -> Viewer {
-    Viewer {
-        org_id: t.org_id,
-        user_id: t.user_id,
-        profile_id: t.profile_id,
-        admin: t.is_admin(),
-    }
+    Viewer::of(t)
 }
 
 fn envelope(status: StatusCode, errors: &str) -> ApiError {

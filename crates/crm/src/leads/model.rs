@@ -8,6 +8,7 @@ use crate::db::sql::{self, LinkList};
 pub use crate::db::sql::{Bind, Sql, Val, run};
 use crate::db::tenant::Tx;
 use crate::error::ApiError;
+pub use crate::http::list::Viewer;
 use crate::http::list::{Filter as F, ListSpec, Visibility};
 use crate::http::pagination::Page;
 use crate::http::query::RawQuery;
@@ -33,14 +34,6 @@ pub const VISIBILITY: Visibility = Visibility {
 /// `VISIBILITY` over placeholders for the admin flag, the user and the profile.
 pub fn visible_sql(admin: &str, user: &str, profile: &str) -> String {
     VISIBILITY.sql(admin, user, profile)
-}
-
-/// The caller, as list and detail queries need it.
-pub struct Viewer {
-    pub org_id: Uuid,
-    pub user_id: Uuid,
-    pub profile_id: Uuid,
-    pub admin: bool,
 }
 
 /// The list's filters and orderable columns.

@@ -1641,9 +1641,23 @@ async fn leads_assigned_to_accepts_a_members_user_id() {
     .unwrap();
     assert_eq!(assigned, vec![admin.profile_id, member.profile_id]);
 
-    // A user of another org, or an unknown id, stays a 400 and changes nothing.
+    // A user of another org, an inactive member's user id, or an unknown id stays a 400 and
+    // changes nothing.
     let other = app.admin("uid-other@example.com").await;
-    for bad in [other.user_id, other.profile_id, Uuid::new_v4()] {
+    let gone = app
+        .member(admin.org_id, "uid-gone@example.com", "USER")
+        .await;
+    sqlx::query("UPDATE profile SET is_active = false WHERE id = $1")
+        .bind(gone.profile_id)
+        .execute(&app.db.admin)
+        .await
+        .unwrap();
+    for bad in [
+        other.user_id,
+        other.profile_id,
+        gone.user_id,
+        Uuid::new_v4(),
+    ] {
         let res = app
             .patch(&path, Some(&admin.access), &json!({"assigned_to": [bad]}))
             .await;

@@ -4,6 +4,7 @@
 mod accounts;
 mod auth;
 mod comments;
+mod contacts;
 mod conventions;
 mod documents;
 mod jobs;
