@@ -476,29 +476,27 @@ pub async fn run(pool: &PgPool, args: SeedArgs) -> anyhow::Result<()> {
         }
         tx.commit().await?;
 
-        let contacts = seed_contacts(pool, &mut g, org, admin, args.contacts, batch).await?;
-        seed_accounts(
-            pool,
-            &mut g,
-            org,
-            admin,
-            &profiles,
-            &contacts,
-            args.accounts,
-        )
-        .await?;
-        let ctx = LeadCtx {
+        let mut ctx = LeadCtx {
             org,
             admin,
             profiles: &profiles,
             teams: &teams,
             tags: &tags,
-            contacts: &contacts,
+            contacts: &[],
+            companies: vec![],
         };
+        let contacts = seed_contacts(pool, &mut g, &ctx, args.contacts, batch).await?;
+        ctx.contacts = &contacts;
+        ctx.companies = seed_accounts(pool, &mut g, &ctx, args.accounts, batch).await?;
         seed_leads(pool, &mut g, &ctx, args.leads, batch).await?;
     }
     // Fresh statistics, so the planner picks the list indexes at once.
-    sqlx::query("ANALYZE lead").execute(pool).await.ok();
+    for table in ["lead", "accounts", "contacts"] {
+        sqlx::query(sqlx::AssertSqlSafe(format!("ANALYZE {table}")))
+            .execute(pool)
+            .await
+            .ok();
+    }
     println!(
         "Seeding complete! {} org(s), {} users, {} teams, {} tags, {} contacts, {} accounts, {} leads per org. Total time: {:.2} seconds",
         args.orgs,
@@ -586,14 +584,15 @@ async fn link(
     Ok(())
 }
 
+/// Contacts with their assignees, teams and tags (the account link comes with the accounts).
 async fn seed_contacts(
     pool: &PgPool,
     g: &mut Gen,
-    org: Uuid,
-    admin: Uuid,
+    c: &LeadCtx<'_>,
     n: usize,
     batch: usize,
 ) -> anyhow::Result<Vec<Uuid>> {
+    let (org, admin) = (c.org, c.admin);
     let started = Instant::now();
     let mut all = Vec::with_capacity(n);
     let mut done = 0;
@@ -620,9 +619,12 @@ async fn seed_contacts(
             vec![],
             vec![],
         );
+        let links = &mut Links::default();
         for i in done..done + k {
             let (f, l) = (g.pick(FIRST), g.pick(LAST));
-            ids.push(g.id());
+            let id = g.id();
+            links.add(g, c, id, (0.6, 0.3, 0.4));
+            ids.push(id);
             at.push(g.past());
             first.push(f.to_string());
             last.push(l.to_string());
@@ -650,6 +652,7 @@ async fn seed_contacts(
         .bind(admin).bind(org).bind(&ids).bind(at).bind(first).bind(last).bind(email).bind(phone).bind(company).bind(title).bind(city)
         .execute(&mut *tx)
         .await?;
+        links.insert(&mut tx, "contacts", "contact_id").await?;
         tx.commit().await?;
         all.extend(ids);
         done += k;
@@ -658,71 +661,165 @@ async fn seed_contacts(
     Ok(all)
 }
 
+/// Accounts in batches, with assignees, teams, tags and 1-3 linked contacts; the first linked
+/// contact also gets the account as its `account` (as a contact created from an account page).
+/// Returns the account names, which leads then use as their company names.
 async fn seed_accounts(
     pool: &PgPool,
     g: &mut Gen,
-    org: Uuid,
-    admin: Uuid,
-    profiles: &[Uuid],
-    contacts: &[Uuid],
+    c: &LeadCtx<'_>,
     n: usize,
-) -> anyhow::Result<()> {
+    batch: usize,
+) -> anyhow::Result<Vec<String>> {
     let started = Instant::now();
-    let mut names = HashSet::new();
-    let mut tx = begin(pool, org).await?;
-    let (mut assigned, mut linked) = (vec![], vec![]);
-    for i in 0..n {
-        let id = g.id();
-        let mut name = g.company();
-        if !names.insert(name.to_lowercase()) {
-            name = format!("{name} {i}");
-            names.insert(name.to_lowercase());
+    let mut taken = HashSet::with_capacity(n);
+    let mut all_names = Vec::with_capacity(n);
+    let mut done = 0;
+    while done < n {
+        let k = batch.min(n - done);
+        let mut cols = AccountCols::default();
+        let links = &mut Links::default();
+        let (mut linked, mut owner) = (vec![], vec![]);
+        for i in done..done + k {
+            let id = g.id();
+            let mut name = g.company();
+            if !taken.insert(name.to_lowercase()) {
+                name = format!("{name} {}", i + 1);
+                taken.insert(name.to_lowercase());
+            }
+            let (city, state, country) = CITIES[g.rng.random_range(0..CITIES.len())];
+            cols.id.push(id);
+            cols.at.push(g.past());
+            cols.email.push(format!("info{i}@example.org"));
+            cols.phone.push(g.phone());
+            cols.website.push(format!("https://www.example{i}.com"));
+            cols.industry.push(g.pick(INDUSTRIES).to_string());
+            cols.employees.push(g.rng.random_range(1..20_000));
+            cols.revenue
+                .push(format!("{}.00", g.rng.random_range(100_000..50_000_000)));
+            cols.currency.push(g.pick(CURRENCIES).to_string());
+            cols.address
+                .push(format!("{} Main Street", g.rng.random_range(1..999)));
+            cols.city.push(city.to_string());
+            cols.state.push(state.to_string());
+            cols.postcode
+                .push(format!("{:05}", g.rng.random_range(1000..99999)));
+            cols.country.push(country.to_string());
+            cols.description.push(g.sentence());
+            cols.active.push(g.chance(0.85));
+            cols.name.push(name);
+            links.add(g, c, id, (1.0, 0.5, 0.5));
+            let nc = g.rng.random_range(1..=3);
+            let picked = g.some(c.contacts, nc);
+            if let Some(first) = picked.first() {
+                owner.push((*first, id));
+            }
+            linked.extend(picked.into_iter().map(|x| (id, x)));
         }
-        let (city, state, country) = CITIES[g.rng.random_range(0..CITIES.len())];
-        let at = g.past();
+        let mut tx = begin(pool, c.org).await?;
         sqlx::query(
-            "INSERT INTO accounts (created_at, updated_at, id, name, email, phone, website, industry, annual_revenue,
-                                   city, state, country, is_active, created_by_id, org_id, updated_by_id, currency)
-             VALUES ($1, $1, $2, $3, $4, $5, $6, $7, $8::numeric, $9, $10, $11, true, $12, $13, $12, $14)",
+            "INSERT INTO accounts (created_at, updated_at, id, name, email, phone, website, industry, number_of_employees,
+                                   annual_revenue, currency, address_line, city, state, postcode, country, description,
+                                   is_active, created_by_id, org_id, updated_by_id)
+             SELECT t.at, t.at, t.id, t.name, t.e, t.p, t.w, t.ind, t.emp, t.rev::numeric, t.cur, t.addr, t.city,
+                    t.state, t.pc, t.country, t.d, t.active, $1, $2, $1
+             FROM unnest($3::uuid[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
+                         $10::int[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[],
+                         $17::text[], $18::text[], $19::bool[])
+                  AS t(id, at, name, e, p, w, ind, emp, rev, cur, addr, city, state, pc, country, d, active)",
         )
-        .bind(at)
-        .bind(id)
-        .bind(&name)
-        .bind(format!("info{i}@example.org"))
-        .bind(g.phone())
-        .bind(format!("https://www.example{i}.com"))
-        .bind(g.pick(INDUSTRIES))
-        .bind(format!("{}.00", g.rng.random_range(100_000..50_000_000)))
-        .bind(city)
-        .bind(state)
-        .bind(country)
-        .bind(admin)
-        .bind(org)
-        .bind(g.pick(CURRENCIES))
+        .bind(c.admin).bind(c.org)
+        .bind(cols.id).bind(cols.at).bind(&cols.name).bind(cols.email).bind(cols.phone).bind(cols.website)
+        .bind(cols.industry).bind(cols.employees).bind(cols.revenue).bind(cols.currency).bind(cols.address)
+        .bind(cols.city).bind(cols.state).bind(cols.postcode).bind(cols.country).bind(cols.description)
+        .bind(cols.active)
         .execute(&mut *tx)
         .await?;
-        let k = g.rng.random_range(1..=2);
-        assigned.extend(g.some(profiles, k).into_iter().map(|p| (id, p)));
-        let k = g.rng.random_range(1..=3);
-        linked.extend(g.some(contacts, k).into_iter().map(|c| (id, c)));
+        links.insert(&mut tx, "accounts", "account_id").await?;
+        link(
+            &mut tx,
+            "accounts_contacts",
+            ("account_id", "contact_id"),
+            &linked,
+        )
+        .await?;
+        let (contacts, accounts): (Vec<Uuid>, Vec<Uuid>) = owner.into_iter().unzip();
+        sqlx::query(
+            "UPDATE contacts c SET account_id = x.a FROM unnest($1::uuid[], $2::uuid[]) AS x(c, a)
+             WHERE c.id = x.c AND c.org_id = $3",
+        )
+        .bind(contacts)
+        .bind(accounts)
+        .bind(c.org)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        all_names.extend(cols.name);
+        done += k;
+        progress("accounts", done, n, started);
     }
-    link(
-        &mut tx,
-        "accounts_assigned_to",
-        ("account_id", "profile_id"),
-        &assigned,
-    )
-    .await?;
-    link(
-        &mut tx,
-        "accounts_contacts",
-        ("account_id", "contact_id"),
-        &linked,
-    )
-    .await?;
-    tx.commit().await?;
-    progress("accounts", n, n, started);
-    Ok(())
+    Ok(all_names)
+}
+
+#[derive(Default)]
+struct AccountCols {
+    id: Vec<Uuid>,
+    at: Vec<DateTime<Utc>>,
+    name: Vec<String>,
+    email: Vec<String>,
+    phone: Vec<String>,
+    website: Vec<String>,
+    industry: Vec<String>,
+    employees: Vec<i32>,
+    revenue: Vec<String>,
+    currency: Vec<String>,
+    address: Vec<String>,
+    city: Vec<String>,
+    state: Vec<String>,
+    postcode: Vec<String>,
+    country: Vec<String>,
+    description: Vec<String>,
+    active: Vec<bool>,
+}
+
+/// Assignee, team and tag links of a batch of records of one module.
+#[derive(Default)]
+struct Links {
+    assigned: Vec<(Uuid, Uuid)>,
+    teams: Vec<(Uuid, Uuid)>,
+    tags: Vec<(Uuid, Uuid)>,
+}
+
+impl Links {
+    /// Links record `id` with the given chances of an assignee (1-2), a team and tags (1-3).
+    fn add(&mut self, g: &mut Gen, c: &LeadCtx<'_>, id: Uuid, chances: (f64, f64, f64)) {
+        if g.chance(chances.0) {
+            let k = g.rng.random_range(1..=2);
+            self.assigned
+                .extend(g.some(c.profiles, k).into_iter().map(|p| (id, p)));
+        }
+        if g.chance(chances.1) {
+            self.teams
+                .extend(g.some(c.teams, 1).into_iter().map(|t| (id, t)));
+        }
+        if g.chance(chances.2) {
+            let k = g.rng.random_range(1..=3);
+            self.tags
+                .extend(g.some(c.tags, k).into_iter().map(|t| (id, t)));
+        }
+    }
+
+    /// Into `<prefix>_assigned_to`, `<prefix>_teams`, `<prefix>_tags` (column `fk`).
+    async fn insert(&self, tx: &mut Tx, prefix: &str, fk: &str) -> anyhow::Result<()> {
+        for (suffix, col, rows) in [
+            ("assigned_to", "profile_id", &self.assigned),
+            ("teams", "teams_id", &self.teams),
+            ("tags", "tags_id", &self.tags),
+        ] {
+            link(tx, &format!("{prefix}_{suffix}"), (fk, col), rows).await?;
+        }
+        Ok(())
+    }
 }
 
 struct LeadCtx<'a> {
@@ -732,6 +829,8 @@ struct LeadCtx<'a> {
     teams: &'a [Uuid],
     tags: &'a [Uuid],
     contacts: &'a [Uuid],
+    /// Account names: a lead's company is often an existing account.
+    companies: Vec<String>,
 }
 
 #[derive(Default)]
@@ -771,7 +870,8 @@ async fn seed_leads(
     while done < n {
         let k = batch.min(n - done);
         let mut cols = LeadCols::default();
-        let (mut assigned, mut teams, mut tags, mut contacts) = (vec![], vec![], vec![], vec![]);
+        let links = &mut Links::default();
+        let mut contacts = vec![];
         for i in done..done + k {
             let id = g.id();
             let (f, l) = (g.pick(FIRST), g.pick(LAST));
@@ -801,16 +901,12 @@ async fn seed_leads(
             cols.state.push(state.to_string());
             cols.country.push(country.to_string());
             cols.description.push(g.sentence());
-            cols.company.push(g.company());
-            let na = g.rng.random_range(1..=2);
-            assigned.extend(g.some(c.profiles, na).into_iter().map(|p| (id, p)));
-            if g.chance(0.7) {
-                teams.extend(g.some(c.teams, 1).into_iter().map(|t| (id, t)));
-            }
-            if g.chance(0.6) {
-                let nt = g.rng.random_range(1..=3);
-                tags.extend(g.some(c.tags, nt).into_iter().map(|t| (id, t)));
-            }
+            let company = match c.companies.len() {
+                n if n > 0 && g.chance(0.5) => c.companies[g.rng.random_range(0..n)].clone(),
+                _ => g.company(),
+            };
+            cols.company.push(company);
+            links.add(g, c, id, (1.0, 0.7, 0.6));
             if g.chance(0.3) {
                 let nc = g.rng.random_range(1..=2);
                 contacts.extend(g.some(c.contacts, nc).into_iter().map(|x| (id, x)));
@@ -835,15 +931,7 @@ async fn seed_leads(
         .bind(cols.state).bind(cols.country).bind(cols.description).bind(cols.company)
         .execute(&mut *tx)
         .await?;
-        link(
-            &mut tx,
-            "lead_assigned_to",
-            ("lead_id", "profile_id"),
-            &assigned,
-        )
-        .await?;
-        link(&mut tx, "lead_teams", ("lead_id", "teams_id"), &teams).await?;
-        link(&mut tx, "lead_tags", ("lead_id", "tags_id"), &tags).await?;
+        links.insert(&mut tx, "lead", "lead_id").await?;
         link(
             &mut tx,
             "lead_contacts",

@@ -1,6 +1,7 @@
 //! bottlecrm: a multi-tenant CRM API compatible with BottleCRM's Django backend.
 //! `router` assembles every module's routes behind the shared middleware.
 
+pub mod accounts;
 pub mod auth;
 pub mod cache;
 pub mod common;
@@ -109,6 +110,7 @@ fn api_routes() -> Router<AppState> {
         .route("/api/dashboard/", get(dashboard::dashboard))
         .route("/healthz/", get(http::health::healthz))
         .merge(leads::routes())
+        .merge(accounts::routes())
         .merge(contacts::routes())
         .merge(common::comments::routes())
         .merge(common::documents::routes())

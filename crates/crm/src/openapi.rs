@@ -99,6 +99,7 @@ pub struct ApiDoc;
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     add::<crate::leads::LeadsApi>(&mut doc);
+    add::<crate::accounts::AccountsApi>(&mut doc);
     add::<crate::contacts::ContactsApi>(&mut doc);
     doc
 }

@@ -293,3 +293,47 @@ pub fn pairs_json(pairs: &[(&str, &str)]) -> serde_json::Value {
             .collect(),
     )
 }
+
+/// Opportunity stages.
+pub const STAGES: &[(&str, &str)] = &[
+    ("PROSPECTING", "Prospecting"),
+    ("QUALIFICATION", "Qualification"),
+    ("PROPOSAL", "Proposal"),
+    ("NEGOTIATION", "Negotiation"),
+    ("CLOSED_WON", "Closed Won"),
+    ("CLOSED_LOST", "Closed Lost"),
+];
+
+/// Opportunity lead sources (upstream's label of EMAIL has a leading space).
+pub const OPPORTUNITY_SOURCES: &[(&str, &str)] = &[
+    ("NONE", "NONE"),
+    ("CALL", "CALL"),
+    ("EMAIL", " EMAIL"),
+    ("EXISTING CUSTOMER", "EXISTING CUSTOMER"),
+    ("PARTNER", "PARTNER"),
+    ("PUBLIC RELATIONS", "PUBLIC RELATIONS"),
+    ("CAMPAIGN", "CAMPAIGN"),
+    ("WEBSITE", "WEBSITE"),
+    ("OTHER", "OTHER"),
+];
+
+/// Case types, priorities and statuses (value = label).
+pub const CASE_TYPES: &[(&str, &str)] = &[
+    ("Question", "Question"),
+    ("Incident", "Incident"),
+    ("Problem", "Problem"),
+];
+pub const CASE_PRIORITIES: &[(&str, &str)] = &[
+    ("Low", "Low"),
+    ("Normal", "Normal"),
+    ("High", "High"),
+    ("Urgent", "Urgent"),
+];
+pub const CASE_STATUSES: &[(&str, &str)] = &[
+    ("New", "New"),
+    ("Assigned", "Assigned"),
+    ("Pending", "Pending"),
+    ("Closed", "Closed"),
+    ("Rejected", "Rejected"),
+    ("Duplicate", "Duplicate"),
+];

@@ -4,6 +4,7 @@
 //! shows them: what they created, are assigned to or reach through a team (counted once,
 //! unlike upstream's join duplicates).
 
+use super::choices::STAGES;
 use axum::Json;
 use serde_json::{Map, Value, json};
 
@@ -13,14 +14,6 @@ use crate::db::Tenant;
 use crate::error::ApiResult;
 
 const LIST_LIMIT: i64 = 10;
-const STAGES: &[(&str, &str)] = &[
-    ("PROSPECTING", "Prospecting"),
-    ("QUALIFICATION", "Qualification"),
-    ("PROPOSAL", "Proposal"),
-    ("NEGOTIATION", "Negotiation"),
-    ("CLOSED_WON", "Closed Won"),
-    ("CLOSED_LOST", "Closed Lost"),
-];
 const OPEN_STAGES: &[&str] = &["PROSPECTING", "QUALIFICATION", "PROPOSAL", "NEGOTIATION"];
 
 #[utoipa::path(get, path = "/api/dashboard/", tag = "dashboard", security(("jwt" = []), ("api_key" = [])),

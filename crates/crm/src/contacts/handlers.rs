@@ -212,7 +212,7 @@ async fn apply(
         t.org_id,
         assigned,
         "Contact",
-        &format!("/contacts/{id}"),
+        &comments::CONTACTS.page_path(id),
         name,
         &by,
     )

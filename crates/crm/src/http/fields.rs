@@ -18,10 +18,19 @@ pub enum Kind {
     Email,
     Phone,
     Url(usize),
+    /// A website as people type it: a URL, or a host name without a scheme (`example.com`).
+    Website(usize),
+    /// Required text: not null, not blank, at most this many characters.
+    Required(usize),
     Choice(fn(&str) -> bool),
+    /// A decimal >= 0 with two places and at most 10 digits before the point.
     Amount,
+    /// A decimal >= 0 with two places and at most this many digits before the point.
+    Money(usize),
     /// Integer 0..=100.
     Percent,
+    /// An integer in this range.
+    Int(i64, i64),
     Date,
     Bool,
 }
@@ -52,6 +61,14 @@ pub fn validate(
     out
 }
 
+/// The text of a validated column, when present and not null.
+pub fn text<'a>(fields: &'a [(&'static str, Val)], col: &str) -> Option<&'a str> {
+    fields.iter().find_map(|(c, v)| match v {
+        Val::Text(Some(s)) if *c == col => Some(s.as_str()),
+        _ => None,
+    })
+}
+
 fn as_text(raw: &Value) -> Result<Option<String>, String> {
     match raw {
         Value::Null => Ok(None),
@@ -80,16 +97,23 @@ fn validate_value(kind: Kind, raw: &Value) -> Result<Val, String> {
             },
             _ => Err("Must be a valid boolean.".into()),
         },
-        Kind::Amount => {
+        Kind::Amount | Kind::Money(_) => {
             let Some(s) = as_text(raw).map_err(|_| "A valid number is required.")? else {
                 return Ok(Val::Num(None));
             };
             if s.is_empty() {
                 return Ok(Val::Num(None));
             }
-            parse_amount(&s).map(|v| Val::Num(Some(v)))
+            let digits = if let Kind::Money(d) = kind { d } else { 10 };
+            parse_decimal(&s, digits).map(|v| Val::Num(Some(v)))
         }
-        Kind::Percent => {
+        Kind::Required(_) if raw.is_null() => Err("This field may not be null.".into()),
+        Kind::Percent | Kind::Int(..) => {
+            let (min, max) = if let Kind::Int(min, max) = kind {
+                (min, max)
+            } else {
+                (0, 100)
+            };
             let n = match raw {
                 Value::Null => return Ok(Val::Int(None)),
                 Value::Number(n) => n
@@ -100,10 +124,12 @@ fn validate_value(kind: Kind, raw: &Value) -> Result<Val, String> {
                 _ => None,
             }
             .ok_or("A valid integer is required.")?;
-            if n > 100 {
-                Err("Ensure this value is less than or equal to 100.".into())
-            } else if n < 0 {
-                Err("Ensure this value is greater than or equal to 0.".into())
+            if n > max {
+                Err(format!("Ensure this value is less than or equal to {max}."))
+            } else if n < min {
+                Err(format!(
+                    "Ensure this value is greater than or equal to {min}."
+                ))
             } else {
                 Ok(Val::Int(Some(n as i32)))
             }
@@ -128,7 +154,10 @@ fn validate_value(kind: Kind, raw: &Value) -> Result<Val, String> {
             let ok = |s: String| Ok(Val::Text(Some(s)));
             match kind {
                 Kind::Text(max) => too_long(&s, max).map_or_else(|| ok(s), Err),
-                Kind::Name if s.is_empty() => Err("This field may not be blank.".into()),
+                Kind::Name | Kind::Required(_) if s.is_empty() => {
+                    Err("This field may not be blank.".into())
+                }
+                Kind::Required(max) => too_long(&s, max).map_or_else(|| ok(s), Err),
                 Kind::Name => too_long(&s, 255).map_or_else(|| ok(s), Err),
                 Kind::Email if s.is_empty() => ok(s),
                 Kind::Email if s.len() > 254 || !crate::auth::service::is_valid_email(&s) => {
@@ -147,15 +176,25 @@ fn validate_value(kind: Kind, raw: &Value) -> Result<Val, String> {
                         Err("Enter a valid phone number (7-25 characters, digits and separators only)".into())
                     }
                 }
-                Kind::Url(max) if s.is_empty() => too_long(&s, max).map_or_else(|| ok(s), Err),
-                Kind::Url(max) => {
+                Kind::Url(max) | Kind::Website(max) if s.is_empty() => {
+                    too_long(&s, max).map_or_else(|| ok(s), Err)
+                }
+                Kind::Url(max) | Kind::Website(max) => {
                     if let Some(e) = too_long(&s, max) {
                         return Err(e);
                     }
-                    let valid = url::Url::parse(&s).is_ok_and(|u| {
-                        matches!(u.scheme(), "http" | "https" | "ftp" | "ftps")
-                            && u.host().is_some()
-                    });
+                    let is_url = |s: &str| {
+                        url::Url::parse(s).is_ok_and(|u| {
+                            matches!(u.scheme(), "http" | "https" | "ftp" | "ftps")
+                                && u.host().is_some()
+                        })
+                    };
+                    // A website may be typed without its scheme (`example.com`).
+                    let bare_host = matches!(kind, Kind::Website(_))
+                        && !s.contains("://")
+                        && s.contains('.')
+                        && is_url(&format!("http://{s}"));
+                    let valid = is_url(&s) || bare_host;
                     if valid {
                         ok(s)
                     } else {
@@ -173,6 +212,12 @@ fn validate_value(kind: Kind, raw: &Value) -> Result<Val, String> {
 
 /// DRF DecimalField(max_digits=12, decimal_places=2), plus the DB's `>= 0` rule.
 pub fn parse_amount(s: &str) -> Result<String, String> {
+    parse_decimal(s, 10)
+}
+
+/// A decimal >= 0 with at most two places and `max_int` digits before the point, as canonical
+/// text (`"1234.50"`).
+pub fn parse_decimal(s: &str, max_int: usize) -> Result<String, String> {
     let invalid = || "A valid number is required.".to_string();
     let (neg, digits) = match s.strip_prefix('-') {
         Some(rest) => (true, rest),
@@ -193,10 +238,10 @@ pub fn parse_amount(s: &str) -> Result<String, String> {
     if frac.len() > 2 {
         return Err("Ensure that there are no more than 2 decimal places.".into());
     }
-    if int.len() > 10 {
-        return Err(
-            "Ensure that there are no more than 10 digits before the decimal point.".into(),
-        );
+    if int.len() > max_int {
+        return Err(format!(
+            "Ensure that there are no more than {max_int} digits before the decimal point."
+        ));
     }
     Ok(format!(
         "{}.{frac:0<2}",
@@ -296,5 +341,19 @@ mod tests {
         );
         assert!(parse_amount("abc").is_err());
         assert!(parse_amount(".").is_err());
+        assert!(parse_decimal("12345678901", 13).is_ok());
+    }
+
+    #[test]
+    fn websites_required_and_ints() {
+        let ok = |k, v: Value| validate_value(k, &v).is_ok();
+        assert!(ok(Kind::Website(200), "example.com".into()));
+        assert!(ok(Kind::Website(200), "https://example.com/x".into()));
+        assert!(!ok(Kind::Website(200), "not a site".into()));
+        assert!(!ok(Kind::Url(200), "example.com".into()));
+        assert!(!ok(Kind::Required(10), Value::Null));
+        assert!(!ok(Kind::Required(10), " ".into()));
+        assert!(!ok(Kind::Int(0, 10), (-1).into()));
+        assert!(ok(Kind::Int(0, 10), "3".into()));
     }
 }

@@ -63,6 +63,9 @@ pub enum Job {
         invited_by: String,
         role: String,
     },
+    /// Sends an account e-mail (`POST /api/accounts/<id>/create_mail/`) to each of its recipients
+    /// that has not had it yet, marking their `emailLogs` row sent.
+    AccountEmail { email_id: Uuid },
     /// Deletes expired sessions and reset tokens, old finished jobs and old ledger rows.
     PurgeExpired,
     /// Does nothing (after `sleep_ms`), or fails with `fail`: benchmarks and worker checks.
@@ -83,6 +86,7 @@ impl Job {
             Job::LeadImport { .. } => "lead_import",
             Job::PasswordResetEmail { .. } => "password_reset_email",
             Job::InvitationEmail { .. } => "invitation_email",
+            Job::AccountEmail { .. } => "account_email",
             Job::PurgeExpired => "purge_expired",
             Job::Noop { .. } => "noop",
         }
@@ -92,5 +96,16 @@ impl Job {
 /// Adds `job` to the queue inside `tx`; it runs (for `org_id`, under RLS) once `tx` commits.
 pub async fn enqueue(tx: &mut Tx, org_id: Option<Uuid>, job: Job) -> Result<(), ApiError> {
     queue::insert(tx, org_id, &job, None).await?;
+    Ok(())
+}
+
+/// Like `enqueue`, but the job does not run before `at`.
+pub async fn enqueue_at(
+    tx: &mut Tx,
+    org_id: Option<Uuid>,
+    job: Job,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), ApiError> {
+    queue::insert(tx, org_id, &job, Some(at)).await?;
     Ok(())
 }

@@ -74,6 +74,7 @@ pub(crate) async fn run(ctx: &mut JobContext<'_>, job: Job) -> anyhow::Result<()
             });
             send(ctx, "invitation", &to, context).await
         }
+        Job::AccountEmail { email_id } => account_email(ctx, email_id).await,
         Job::PurgeExpired => purge(ctx).await,
         Job::Noop { sleep_ms, fail } => {
             if sleep_ms > 0 {
@@ -108,8 +109,62 @@ async fn send(
         idempotency_key: &key,
         org_id: ctx.org_id,
         job_id: Some(ctx.job_id),
+        reply_to: None,
     };
     ctx.mailer.send(ctx.pool, &env, &rendered).await?;
+    Ok(())
+}
+
+/// One message per recipient contact, its body rendered with the contact's fields
+/// (`{{ first_name }}`, `{{ last_name }}`, `{{ email }}`...). The idempotency key is per e-mail
+/// and contact, so a retried job sends nobody a second copy.
+async fn account_email(ctx: &mut JobContext<'_>, email_id: Uuid) -> anyhow::Result<()> {
+    let head: Option<(Option<String>, Option<String>, String)> = sqlx::query_as(
+        "SELECT message_subject, message_body, from_email FROM account_email WHERE id = $1",
+    )
+    .bind(email_id)
+    .fetch_optional(&mut **ctx.tx)
+    .await?;
+    // Deleted with its account since it was queued: nothing to send.
+    let Some((subject, body, from_email)) = head else {
+        return Ok(());
+    };
+    let pending: Vec<(Uuid, Uuid, Value)> = sqlx::query_as(
+        "SELECT l.id, c.id, json_build_object('first_name', c.first_name, 'last_name', c.last_name,
+                    'email', c.email, 'phone', c.phone, 'organization', c.organization, 'title', c.title)
+         FROM \"emailLogs\" l JOIN contacts c ON c.id = l.contact_id
+         WHERE l.email_id = $1 AND NOT l.is_sent AND coalesce(c.email, '') <> ''
+         ORDER BY l.created_at, l.id",
+    )
+    .bind(email_id)
+    .fetch_all(&mut **ctx.tx)
+    .await?;
+    let subject = subject.unwrap_or_default();
+    let body = body.unwrap_or_default();
+    for (log_id, contact_id, contact) in pending {
+        let to = contact["email"].as_str().unwrap_or_default().to_string();
+        let rendered = mail::templates::render_message(&subject, &body, &contact)?;
+        let key = format!("account_email:{email_id}:{contact_id}");
+        let env = Envelope {
+            to: &to,
+            idempotency_key: &key,
+            org_id: ctx.org_id,
+            job_id: Some(ctx.job_id),
+            reply_to: Some(&from_email),
+        };
+        ctx.mailer.send(ctx.pool, &env, &rendered).await?;
+        sqlx::query("UPDATE \"emailLogs\" SET is_sent = true, updated_at = now() WHERE id = $1;")
+            .bind(log_id)
+            .execute(&mut **ctx.tx)
+            .await?;
+        sqlx::query(
+            "UPDATE account_email SET rendered_message_body = $2, updated_at = now() WHERE id = $1",
+        )
+        .bind(email_id)
+        .bind(&rendered.html)
+        .execute(&mut **ctx.tx)
+        .await?;
+    }
     Ok(())
 }
 

@@ -387,6 +387,7 @@ fn val_json(v: &Val) -> Value {
         Val::Int(i) => i.map_or(Value::Null, Value::from),
         Val::Date(d) => d.map_or(Value::Null, |d| Value::from(d.to_string())),
         Val::Bool(b) => Value::Bool(*b),
+        Val::Uuid(u) => u.map_or(Value::Null, |u| Value::from(u.to_string())),
     }
 }
 

@@ -39,6 +39,9 @@ pub struct Envelope<'a> {
     pub idempotency_key: &'a str,
     pub org_id: Option<Uuid>,
     pub job_id: Option<Uuid>,
+    /// Where replies go (e.g. the sender an account e-mail names); the From address stays
+    /// `DEFAULT_FROM_EMAIL`, the one the mail server may send for.
+    pub reply_to: Option<&'a str>,
 }
 
 impl Mailer {
@@ -125,9 +128,11 @@ impl Mailer {
                     .to
                     .parse()
                     .with_context(|| format!("invalid recipient {:?}", env.to))?;
-                let msg = Message::builder()
-                    .from(self.from.clone())
-                    .to(to)
+                let mut msg = Message::builder().from(self.from.clone()).to(to);
+                if let Some(r) = env.reply_to.and_then(|r| r.parse::<Mailbox>().ok()) {
+                    msg = msg.reply_to(r);
+                }
+                let msg = msg
                     .subject(&mail.subject)
                     .message_id(Some(message_id.clone()))
                     .multipart(MultiPart::alternative_plain_html(

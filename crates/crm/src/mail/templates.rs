@@ -168,6 +168,68 @@ pub mod context {
     }
 }
 
+/// A message people wrote (an account e-mail): `subject` and the HTML `body` are templates over
+/// `context` (a recipient's fields; values are HTML-escaped in the body, unknown names are
+/// blank). The text part is the body without its tags.
+pub fn render_message(subject: &str, body: &str, context: &Value) -> anyhow::Result<Rendered> {
+    let mut env = Environment::new();
+    env.set_auto_escape_callback(|name| {
+        if name == "html" {
+            minijinja::AutoEscape::Html
+        } else {
+            minijinja::AutoEscape::None
+        }
+    });
+    env.add_template_owned("subject", subject.to_string())
+        .context("the subject is not a valid template")?;
+    env.add_template_owned("html", body.to_string())
+        .context("the message body is not a valid template")?;
+    let subject = env
+        .get_template("subject")?
+        .render(minijinja::value::Serde(context))?;
+    let html = env
+        .get_template("html")?
+        .render(minijinja::value::Serde(context))?;
+    let text = strip_tags(&html);
+    Ok(Rendered {
+        subject: subject.split_whitespace().collect::<Vec<_>>().join(" "),
+        text,
+        html,
+    })
+}
+
+/// Text of an HTML fragment: tags dropped (`<br>`, `</p>` as line breaks), common entities decoded.
+fn strip_tags(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut tag = String::new();
+    let mut in_tag = false;
+    for c in html.chars() {
+        match (in_tag, c) {
+            (false, '<') => {
+                in_tag = true;
+                tag.clear();
+            }
+            (true, '>') => {
+                in_tag = false;
+                let name = tag.to_ascii_lowercase();
+                let block =
+                    |n: &str| name == format!("/{n}") || name.starts_with(&format!("/{n} "));
+                if name.starts_with("br") || block("p") || block("div") {
+                    out.push('\n');
+                }
+            }
+            (true, c) => tag.push(c),
+            (false, c) => out.push(c),
+        }
+    }
+    out.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
 /// A context for `name` built by its `context` function, for tests and previews.
 pub fn sample_context(name: &str) -> Value {
     match name {
@@ -218,6 +280,20 @@ mod tests {
         assert_eq!(r.subject, "You were assigned to the lead ACME <renewal>");
         assert!(r.text.contains("https://crm.example.com/leads?view=1"));
         assert!(r.html.contains("ACME &lt;renewal&gt;"));
+    }
+
+    #[test]
+    fn messages_render_recipient_fields() {
+        let r = render_message(
+            "Hello {{ first_name }}",
+            "<p>Dear {{ first_name }} {{ nope }}</p>Bye<br>{{ last_name }}",
+            &json!({"first_name": "Ann", "last_name": "<Lee>"}),
+        )
+        .unwrap();
+        assert_eq!(r.subject, "Hello Ann");
+        assert_eq!(r.html, "<p>Dear Ann </p>Bye<br>&lt;Lee&gt;");
+        assert_eq!(r.text, "Dear Ann \nBye\n<Lee>");
+        assert!(render_message("", "{% if %}", &json!({})).is_err());
     }
 
     #[test]

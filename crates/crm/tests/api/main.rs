@@ -1,6 +1,7 @@
 //! HTTP-level tests: the real router, a real PostgreSQL database per test, the app role (RLS on).
 //! One test binary with a module per area keeps link time down.
 
+mod accounts;
 mod auth;
 mod auth_security;
 mod comments;
