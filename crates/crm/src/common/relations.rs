@@ -42,12 +42,18 @@ impl Kind {
     }
 }
 
-/// One list of ids from a body, under its field name. Ids are replaced by what they resolve to
-/// (a user id by its profile id), duplicates dropped.
+/// One list of ids from a body (`None`: absent), under its field name. Ids are replaced by what
+/// they resolve to (a user id by its profile id), duplicates dropped.
 pub struct Rel<'a> {
     pub field: &'static str,
     pub kind: Kind,
-    pub ids: &'a mut Vec<Uuid>,
+    pub ids: &'a mut Option<Vec<Uuid>>,
+}
+
+impl<'a> Rel<'a> {
+    pub fn new(field: &'static str, kind: Kind, ids: &'a mut Option<Vec<Uuid>>) -> Self {
+        Rel { field, kind, ids }
+    }
 }
 
 /// A value that must be unique in the org (case-insensitively), e.g. a contact's e-mail.
@@ -73,14 +79,18 @@ pub async fn check(
     errors: &mut FieldErrors,
 ) -> Result<(), ApiError> {
     let unique = unique.filter(|u| u.value.is_some_and(|v| !v.is_empty()));
-    if rels.iter().all(|r| r.ids.is_empty()) && unique.is_none() {
+    if rels
+        .iter()
+        .all(|r| r.ids.as_ref().is_none_or(Vec::is_empty))
+        && unique.is_none()
+    {
         return Ok(());
     }
     let mut sql = Sql::default();
     sql.p(Bind::Uuid(org));
     let mut cols: Vec<String> = Vec::new();
     for r in rels.iter() {
-        let p = sql.p(Bind::Uuids(r.ids.clone()));
+        let p = sql.p(Bind::Uuids(r.ids.clone().unwrap_or_default()));
         cols.push(format!(
             "ARRAY(SELECT {} FROM unnest({p}::uuid[]) WITH ORDINALITY u(x, n) ORDER BY u.n)",
             r.kind.resolve()
@@ -100,9 +110,10 @@ pub async fn check(
         .fetch_one(&mut **tx)
         .await?;
     for (i, r) in rels.iter_mut().enumerate() {
+        let Some(ids) = r.ids.as_mut() else { continue };
         let resolved: Vec<Option<Uuid>> = row.try_get(i)?;
         let mut out: Vec<Uuid> = Vec::with_capacity(resolved.len());
-        for (given, found) in r.ids.iter().zip(resolved) {
+        for (given, found) in ids.iter().zip(resolved) {
             match found {
                 Some(id) if !out.contains(&id) => out.push(id),
                 Some(_) => {}
@@ -112,7 +123,7 @@ pub async fn check(
                 ),
             }
         }
-        *r.ids = out;
+        *ids = out;
     }
     if let Some(u) = unique
         && row.try_get::<bool, _>(rels.len())?

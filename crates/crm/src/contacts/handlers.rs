@@ -22,7 +22,7 @@ use crate::db::tenant::Tx;
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::http::body::JsonBody;
 use crate::http::fields::invalid;
-use crate::http::list::{CacheSlot, json_bytes, with_tail};
+use crate::http::list::{CacheSlot, Cached};
 use crate::http::pagination::Page;
 use crate::http::parse_id;
 use crate::http::query::RawQuery;
@@ -61,21 +61,17 @@ fn countries_tail() -> &'static str {
     responses((status = 200, body = dto::ContactListResponse), (status = 400, description = "malformed filter value")))]
 pub async fn list(
     State(state): State<AppState>,
-    mut t: Tenant,
+    t: Tenant,
     q: RawQuery,
     page: Page,
 ) -> ApiResult<Response> {
-    let slot = CacheSlot::new("contacts", &t, &q);
-    if let Some(body) = slot.get(&state.cache) {
-        t.commit().await?;
-        return Ok(json_bytes(body));
-    }
+    let (mut t, slot) = match CacheSlot::lookup("contacts", &state.cache, t, &q).await? {
+        Cached::Hit(page) => return Ok(page),
+        Cached::Miss(t, slot) => (t, slot),
+    };
     let v = Viewer::of(&t);
     let body = model::list_json(&mut t.tx, &v, &q, page).await?;
-    t.commit().await?;
-    let body = with_tail(body, countries_tail());
-    slot.put(&state.cache, body.clone());
-    Ok(json_bytes(body))
+    slot.fill(&state.cache, t, body, countries_tail()).await
 }
 
 /// The detail page's JSON (404 outside the org, 403 when the caller may not see it).
@@ -151,30 +147,12 @@ async fn check(
     errors: &mut FieldErrors,
 ) -> Result<(), ApiError> {
     let email = input.text("email").map(str::to_string);
-    let mut account: Vec<Uuid> = input.account.flatten().into_iter().collect();
-    let mut empty = [vec![], vec![], vec![]];
-    let [e0, e1, e2] = &mut empty;
+    let mut account = input.account.flatten().map(|a| vec![a]);
     let mut rels = [
-        Rel {
-            field: "assigned_to",
-            kind: Kind::Profile,
-            ids: input.assigned_to.as_mut().unwrap_or(e0),
-        },
-        Rel {
-            field: "teams",
-            kind: Kind::Team,
-            ids: input.teams.as_mut().unwrap_or(e1),
-        },
-        Rel {
-            field: "tags",
-            kind: Kind::Tag,
-            ids: input.tags.as_mut().unwrap_or(e2),
-        },
-        Rel {
-            field: "account",
-            kind: Kind::Account,
-            ids: &mut account,
-        },
+        Rel::new("assigned_to", Kind::Profile, &mut input.assigned_to),
+        Rel::new("teams", Kind::Team, &mut input.teams),
+        Rel::new("tags", Kind::Tag, &mut input.tags),
+        Rel::new("account", Kind::Account, &mut account),
     ];
     let unique = Unique {
         field: "email",

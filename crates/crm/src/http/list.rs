@@ -337,6 +337,47 @@ impl CacheSlot {
     }
 }
 
+/// A list request answered from the cache, or the tenant and the slot to render into.
+pub enum Cached {
+    Hit(Response),
+    Miss(Tenant, CacheSlot),
+}
+
+impl CacheSlot {
+    /// The cached page of `module` for this caller and query (the request's transaction is
+    /// committed), or a miss to render with `fill`.
+    pub async fn lookup(
+        module: &str,
+        cache: &ResponseCache,
+        t: Tenant,
+        q: &RawQuery,
+    ) -> Result<Cached, ApiError> {
+        let slot = CacheSlot::new(module, &t, q);
+        match slot.get(cache) {
+            Some(body) => {
+                t.commit().await?;
+                Ok(Cached::Hit(json_bytes(body)))
+            }
+            None => Ok(Cached::Miss(t, slot)),
+        }
+    }
+
+    /// Commits, completes the rendered page with its static `tail` (see `with_tail`), stores it
+    /// and answers it.
+    pub async fn fill(
+        self,
+        cache: &ResponseCache,
+        t: Tenant,
+        body: String,
+        tail: &str,
+    ) -> Result<Response, ApiError> {
+        t.commit().await?;
+        let body = with_tail(body, tail);
+        self.put(cache, body.clone());
+        Ok(json_bytes(body))
+    }
+}
+
 /// A body PostgreSQL already rendered as JSON.
 pub fn json_bytes(body: Bytes) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()

@@ -23,7 +23,7 @@ use crate::db::Tenant;
 use crate::db::tenant::{self, Tx};
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::http::body::{BodyExt, JsonBody};
-use crate::http::list::{CacheSlot, json_bytes, with_tail};
+use crate::http::list::{CacheSlot, Cached, json_bytes, with_tail};
 use crate::http::pagination::Page;
 use crate::http::parse_id;
 use crate::http::query::RawQuery;
@@ -95,21 +95,17 @@ fn detail_tail() -> &'static str {
     responses((status = 200, body = dto::LeadListResponse), (status = 400, description = "malformed filter value")))]
 pub async fn list(
     State(state): State<AppState>,
-    mut t: Tenant,
+    t: Tenant,
     q: RawQuery,
     page: Page,
 ) -> ApiResult<Response> {
-    let slot = CacheSlot::new("leads", &t, &q);
-    if let Some(body) = slot.get(&state.cache) {
-        t.commit().await?;
-        return Ok(json_bytes(body));
-    }
+    let (mut t, slot) = match CacheSlot::lookup("leads", &state.cache, t, &q).await? {
+        Cached::Hit(page) => return Ok(page),
+        Cached::Miss(t, slot) => (t, slot),
+    };
     let v = viewer(&t);
     let body = model::list_json(&mut t.tx, &v, &q, page).await?;
-    t.commit().await?;
-    let body = with_tail(body, list_tail());
-    slot.put(&state.cache, body.clone());
-    Ok(json_bytes(body))
+    slot.fill(&state.cache, t, body, list_tail()).await
 }
 
 #[utoipa::path(get, path = "/api/leads/{id}/", tag = "leads", security(("jwt" = []), ("api_key" = [])),
@@ -167,29 +163,11 @@ async fn check(
     errors: &mut FieldErrors,
 ) -> Result<(), ApiError> {
     let email = input.text("email").map(str::to_string);
-    let mut empty = [vec![], vec![], vec![], vec![]];
-    let [e0, e1, e2, e3] = &mut empty;
     let mut rels = [
-        Rel {
-            field: "assigned_to",
-            kind: Kind::Profile,
-            ids: input.assigned_to.as_mut().unwrap_or(e0),
-        },
-        Rel {
-            field: "teams",
-            kind: Kind::Team,
-            ids: input.teams.as_mut().unwrap_or(e1),
-        },
-        Rel {
-            field: "tags",
-            kind: Kind::Tag,
-            ids: input.tags.as_mut().unwrap_or(e2),
-        },
-        Rel {
-            field: "contacts",
-            kind: Kind::Contact,
-            ids: input.contacts.as_mut().unwrap_or(e3),
-        },
+        Rel::new("assigned_to", Kind::Profile, &mut input.assigned_to),
+        Rel::new("teams", Kind::Team, &mut input.teams),
+        Rel::new("tags", Kind::Tag, &mut input.tags),
+        Rel::new("contacts", Kind::Contact, &mut input.contacts),
     ];
     let unique = Unique {
         field: "email",
