@@ -915,10 +915,17 @@ pub struct StatusResponse {
     pub inactive_profiles: Vec<ProfileObj>,
 }
 
+/// Body of `POST /api/user/<id>/status/`.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+pub struct UserStatus {
+    #[schema(example = "Inactive")]
+    pub status: String,
+}
+
 /// `{"status": "Active" | "Inactive"}`. Deactivation revokes the member's tokens at once.
 #[utoipa::path(post, path = "/api/user/{id}/status/", tag = "users", security(("jwt" = []), ("api_key" = [])),
     params(("id" = Uuid, Path, description = "User id")),
-    request_body(content = Object, description = "`{\"status\": \"Active\" | \"Inactive\"}`"),
+    request_body = UserStatus,
     responses((status = 200, body = StatusResponse),
               (status = 400, description = "`{\"error\": true, \"errors\": \"Please enter Valid Status for user\"}` or last admin"),
               (status = 403), (status = 404)))]
