@@ -18,6 +18,8 @@ DURATION=${DURATION:-10s}
 CONNS=${CONNS:-16}
 ROWS=${ROWS:-1000000}
 RESEED=${RESEED:-1}
+ADMIN=${BENCH_ADMIN:-bench-activity@example.com}
+PASSWORD=${BENCH_PASSWORD:-benchpass123}
 BASE="http://127.0.0.1:$PORT"
 command -v wrk >/dev/null || { apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }; }
 export DATABASE_URL="$PGURL/$DB" SECRET_KEY=bench-secret-key DB_MAX_CONNECTIONS=${DB_MAX_CONNECTIONS:-4}
@@ -25,7 +27,7 @@ export DATABASE_URL="$PGURL/$DB" SECRET_KEY=bench-secret-key DB_MAX_CONNECTIONS=
 if [ "$RESEED" = 1 ]; then
     psql "$PGURL/postgres" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
     "$BIN" migrate >/dev/null
-    "$BIN" seed --email bench-activity@example.com --password benchpass123 --seed 1 \
+    "$BIN" seed --email "$ADMIN" --password "$PASSWORD" --seed 1 \
         --leads 50000 --accounts 2000 --contacts 5000 --users-per-org 20 --teams 4 >/dev/null
     psql "$DATABASE_URL" -q <<SQL
 INSERT INTO activity (created_at, updated_at, id, action, entity_type, entity_id, entity_name, description, org_id, user_id)
@@ -49,10 +51,10 @@ for _ in $(seq 100); do curl -fs "$BASE/healthz/" >/dev/null && break; sleep 0.2
 
 login() {
     curl -fs "$BASE/api/auth/login/" -H 'Content-Type: application/json' \
-        -d "{\"email\":\"$1\",\"password\":\"benchpass123\"}" | sed 's/.*"access_token":"\([^"]*\)".*/\1/'
+        -d "{\"email\":\"$1\",\"password\":\"$PASSWORD\"}" | sed 's/.*"access_token":"\([^"]*\)".*/\1/'
 }
 MEMBER=$(psql "$DATABASE_URL" -Atc "SELECT u.email FROM profile p JOIN users u ON u.id = p.user_id WHERE p.role = 'USER' ORDER BY u.email LIMIT 1")
-for who in bench-activity@example.com "$MEMBER"; do
+for who in "$ADMIN" "$MEMBER"; do
     TOKEN=$(login "$who")
     for path in /api/activities/ /api/dashboard/; do
         printf '%-28s %-20s ' "$who" "$path"
