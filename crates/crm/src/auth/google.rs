@@ -106,8 +106,16 @@ pub struct GoogleLoginResponse {
     pub current_org: Option<OrgRef>,
 }
 
+/// Body of `POST /api/auth/google/callback/` (PKCE authorization code flow).
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+pub struct GoogleCallback {
+    pub code: String,
+    pub code_verifier: String,
+    pub redirect_uri: String,
+}
+
 #[utoipa::path(post, path = "/api/auth/google/callback/", tag = "auth",
-    request_body(content = Object, description = "`{\"code\", \"code_verifier\", \"redirect_uri\"}`"),
+    request_body = GoogleCallback,
     responses((status = 200, body = GoogleLoginResponse),
               (status = 400, description = "`{\"error\": \"...\"}`: missing parameters, exchange refused, token invalid/expired, e-mail not verified"),
               (status = 403, description = "`{\"error\": \"User account is disabled\"}`"),

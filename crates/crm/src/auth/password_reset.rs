@@ -103,9 +103,16 @@ pub async fn request(
     }))
 }
 
+/// A refused reset: the link is unknown, used or expired.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ResetRefused {
+    #[schema(example = "Password reset link is invalid or has expired.")]
+    pub error: String,
+}
+
 #[utoipa::path(post, path = "/api/auth/password-reset/confirm/", tag = "auth", request_body = PasswordResetConfirm,
     responses((status = 200, body = MessageResponse),
-              (status = 400, description = "Field errors, or `{\"error\": \"Password reset link is invalid or has expired.\"}`")))]
+              (status = 400, body = ResetRefused, description = "Field errors, or `{\"error\": \"Password reset link is invalid or has expired.\"}`")))]
 pub async fn confirm(
     State(state): State<AppState>,
     JsonBody(body): JsonBody,

@@ -316,8 +316,19 @@ pub async fn list(mut t: Tenant) -> ApiResult<Json<ApiSettingsList>> {
     }))
 }
 
+/// Body of an API setting's POST and PUT (PATCH: `title` and/or `website`).
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+pub struct ApiSettingsBody {
+    pub title: Option<String>,
+    pub website: Option<String>,
+    /// Profile ids new web-form leads are assigned to.
+    pub lead_assigned_to: Option<Vec<uuid::Uuid>>,
+    /// Tag names given to new web-form leads.
+    pub tags: Option<Vec<String>>,
+}
+
 #[utoipa::path(post, path = "/api/api-settings/", tag = "api-settings", security(("jwt" = []), ("api_key" = [])),
-    request_body(content = Object, description = "`{\"title\", \"website\"?, \"lead_assigned_to\": [profile ids], \"tags\": [tag names]}`"),
+    request_body = ApiSettingsBody,
     responses((status = 201, description = "`{\"error\": false, \"message\": \"API key added sucessfully\", \"id\"}`"),
               (status = 400, description = "`{\"error\": true, \"errors\": {...}}`"), (status = 403), (status = 404)))]
 pub async fn create(
@@ -413,7 +424,7 @@ async fn update(
 }
 
 #[utoipa::path(put, path = "/api/api-settings/{id}/", tag = "api-settings", security(("jwt" = []), ("api_key" = [])),
-    params(("id" = Uuid, Path)), request_body(content = Object, description = "As POST"),
+    params(("id" = Uuid, Path)), request_body = ApiSettingsBody,
     responses((status = 200, description = "`{\"error\": false, \"message\": \"API setting Updated sucessfully\"}`"), (status = 400), (status = 403), (status = 404)))]
 pub async fn put(
     t: Tenant,
@@ -424,7 +435,7 @@ pub async fn put(
 }
 
 #[utoipa::path(patch, path = "/api/api-settings/{id}/", tag = "api-settings", security(("jwt" = []), ("api_key" = [])),
-    params(("id" = Uuid, Path)), request_body(content = Object, description = "`title` and/or `website`"),
+    params(("id" = Uuid, Path)), request_body(content = ApiSettingsBody, description = "`title` and/or `website`"),
     responses((status = 200, description = "`{\"error\": false, \"message\": \"API setting Updated successfully\"}`"), (status = 400), (status = 403), (status = 404)))]
 pub async fn patch(
     t: Tenant,

@@ -209,12 +209,19 @@ pub async fn list(
     }))
 }
 
+/// Multipart body of an attachment upload.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+pub struct AttachmentForm {
+    #[schema(value_type = String, format = Binary)]
+    pub attachment: String,
+}
+
 /// Uploads one or more files (multipart; every file field is attached).
 #[utoipa::path(post, path = "/api/{module}/attachment/{pk}/", tag = "comments", operation_id = "attachments_upload",
     params(("module" = String, Path, description = "leads | accounts | contacts | opportunities | cases | tasks"),
            ("pk" = Uuid, Path, description = "Record id")),
-    request_body(content_type = "multipart/form-data", content = Object,
-        description = "One or more files, e.g. `attachment` or `lead_attachment`"),
+    request_body(content_type = "multipart/form-data", content = AttachmentForm,
+        description = "One or more files in any file fields, e.g. `attachment` or `lead_attachment`"),
     security(("jwt" = []), ("api_key" = [])),
     responses((status = 201, body = AttachmentsAdded),
               (status = 400, description = "No file, or a file type that is not allowed"),

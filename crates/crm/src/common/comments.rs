@@ -453,6 +453,14 @@ async fn notify_mentions(
     Ok(())
 }
 
+/// Body of a comment's POST, PUT and PATCH (JSON or form). `@member@example.com` e-mails them.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+pub struct CommentBody {
+    /// 1 to 255 characters; optional in PATCH.
+    #[schema(example = "Call back @ann@example.com")]
+    pub comment: String,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CommentList {
     pub comments_count: i64,
@@ -511,7 +519,7 @@ pub async fn list(
 #[utoipa::path(post, path = "/api/{module}/comment/{pk}/", tag = "comments", operation_id = "comments_create",
     params(("module" = String, Path, description = "leads | accounts | contacts | opportunities | cases | tasks"),
            ("pk" = Uuid, Path, description = "Record id")),
-    request_body(content = Object, description = "`{\"comment\": \"Call back @ann@example.com\"}`"),
+    request_body = CommentBody,
     security(("jwt" = []), ("api_key" = [])),
     responses((status = 201, body = CommentCreated),
               (status = 400, description = "`{\"error\": true, \"errors\": {\"comment\": [...]}}`"),
@@ -555,7 +563,7 @@ async fn editable(
 #[utoipa::path(put, path = "/api/{module}/comment/{pk}/", tag = "comments", operation_id = "comments_update",
     params(("module" = String, Path, description = "leads | accounts | contacts | opportunities | cases | tasks"),
            ("pk" = Uuid, Path, description = "Comment id")),
-    request_body(content = Object, description = "`{\"comment\": \"...\"}`"),
+    request_body = CommentBody,
     security(("jwt" = []), ("api_key" = [])),
     responses((status = 200, body = Message, description = "`Comment Submitted`"),
               (status = 400), (status = 403), (status = 404)))]
@@ -600,7 +608,7 @@ pub async fn update(
 #[utoipa::path(patch, path = "/api/{module}/comment/{pk}/", tag = "comments", operation_id = "comments_patch",
     params(("module" = String, Path, description = "leads | accounts | contacts | opportunities | cases | tasks"),
            ("pk" = Uuid, Path, description = "Comment id")),
-    request_body(content = Object, description = "`{\"comment\": \"...\"}`"),
+    request_body = CommentBody,
     security(("jwt" = []), ("api_key" = [])),
     responses((status = 200, body = Message), (status = 400), (status = 403), (status = 404)))]
 pub async fn patch(

@@ -605,6 +605,22 @@ async fn set_links(t: &mut Tenant, id: Uuid, input: &Input) -> ApiResult<()> {
     Ok(())
 }
 
+/// A document's fields as uploaded (multipart) or edited (multipart or JSON). `shared_to` and
+/// `teams` may be repeated fields or one JSON list.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+pub struct DocumentForm {
+    pub title: Option<String>,
+    /// The file (required on POST).
+    #[schema(value_type = Option<String>, format = Binary)]
+    pub document_file: Option<String>,
+    /// `active` (default) or `inactive`.
+    pub status: Option<String>,
+    /// Profile ids.
+    pub shared_to: Option<Vec<Uuid>>,
+    /// Team ids.
+    pub teams: Option<Vec<Uuid>>,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DocumentCreated {
     pub error: bool,
@@ -615,8 +631,7 @@ pub struct DocumentCreated {
 /// Uploads a document (multipart: `title`, file `document_file`, optional `status`,
 /// `shared_to` and `teams` as repeated fields or a JSON list). Any member may upload.
 #[utoipa::path(post, path = "/api/documents/", tag = "documents", operation_id = "documents_create",
-    request_body(content_type = "multipart/form-data", content = Object,
-        description = "`title`, `document_file` (file), `status`, `shared_to[]`, `teams[]`"),
+    request_body(content_type = "multipart/form-data", content = DocumentForm),
     security(("jwt" = []), ("api_key" = [])),
     responses((status = 201, body = DocumentCreated),
               (status = 400, description = "`{\"error\": true, \"errors\": {...}}`, or a forbidden file type"),
@@ -748,8 +763,8 @@ async fn update(
 }
 
 #[utoipa::path(put, path = "/api/documents/{pk}/", tag = "documents", operation_id = "documents_put", params(("pk" = Uuid, Path)),
-    request_body(content_type = "multipart/form-data", content = Object,
-        description = "`title` (required), `document_file` (optional file), `status`, `shared_to[]`, `teams[]`; JSON works too"),
+    request_body(content_type = "multipart/form-data", content = DocumentForm,
+        description = "`title` required, `document_file` optional (kept when absent); JSON works too"),
     security(("jwt" = []), ("api_key" = [])),
     responses((status = 200, body = Message), (status = 400), (status = 403), (status = 404), (status = 413)))]
 pub async fn put(
@@ -761,7 +776,7 @@ pub async fn put(
 }
 
 #[utoipa::path(patch, path = "/api/documents/{pk}/", tag = "documents", operation_id = "documents_patch", params(("pk" = Uuid, Path)),
-    request_body(content = Object, description = "Any of `title`, `document_file`, `status`, `shared_to`, `teams`"),
+    request_body(content = DocumentForm, description = "Any of these; multipart for a new file"),
     security(("jwt" = []), ("api_key" = [])),
     responses((status = 200, body = Message), (status = 400), (status = 403), (status = 404), (status = 413)))]
 pub async fn patch(

@@ -147,10 +147,39 @@ pub async fn list_orgs(
     }))
 }
 
+/// Body of `POST /api/org/` and `PUT/PATCH /api/org/<id>/`.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+pub struct OrgName {
+    /// 1 to 100 characters, unique among the caller's orgs.
+    pub name: String,
+}
+
+/// Body of `PATCH /api/org/settings/`: any of these; unknown keys are ignored.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+pub struct OrgSettingsPatch {
+    pub name: Option<String>,
+    pub company_name: Option<String>,
+    pub address_line: Option<String>,
+    pub city: Option<String>,
+    pub state: Option<String>,
+    pub postcode: Option<String>,
+    /// ISO 3166-1 alpha-2.
+    pub country: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub website: Option<String>,
+    pub tax_id: Option<String>,
+    /// ISO 4217, e.g. `USD`.
+    pub default_currency: Option<String>,
+    pub default_country: Option<String>,
+    /// Logo URL.
+    pub logo: Option<String>,
+}
+
 /// Creates an org with the caller as ADMIN. Answers 200 with `status: 201` in the body, as
 /// upstream; unlike upstream it returns the new id (`org.id` and `id`, both read by the frontend).
 #[utoipa::path(post, path = "/api/org/", tag = "org", security(("jwt" = [])),
-    request_body(content = Object, description = "`{\"name\": \"Acme\"}`"),
+    request_body = OrgName,
     responses((status = 200, description = "`{\"error\": false, \"message\": \"New Org is Created.\", \"org\": {\"id\", \"name\"}, \"id\", \"status\": 201}`"),
               (status = 400, description = "`{\"error\": true, \"errors\": {\"name\": [...]}}`")))]
 pub async fn create(
@@ -222,8 +251,9 @@ pub async fn get_org(mut t: Tenant, Path(id): Path<String>) -> ApiResult<Json<Va
     Ok(Json(json!({"error": false, "org": org})))
 }
 
-#[utoipa::path(patch, path = "/api/org/{id}/", tag = "org", security(("jwt" = []), ("api_key" = [])),
-    params(("id" = Uuid, Path)), request_body(content = Object, description = "`{\"name\": \"New name\"}`"),
+/// PUT and PATCH: renames the caller's current org (admins only).
+#[utoipa::path(method(put, patch), path = "/api/org/{id}/", tag = "org", security(("jwt" = []), ("api_key" = [])),
+    params(("id" = Uuid, Path)), request_body = OrgName,
     responses((status = 200, description = "`{\"error\": false, \"message\": \"Organization updated successfully\", \"org\": {...}}`"),
               (status = 400), (status = 403), (status = 404)))]
 pub async fn update_org(
@@ -480,7 +510,7 @@ fn validate_settings(
 }
 
 #[utoipa::path(patch, path = "/api/org/settings/", tag = "org", security(("jwt" = []), ("api_key" = [])),
-    request_body(content = Object, description = "Any of the settings fields"),
+    request_body = OrgSettingsPatch,
     responses((status = 200, body = OrgSettings), (status = 400), (status = 403, description = "`{\"error\": \"Only admins can update organization settings\"}`")))]
 pub async fn patch_settings(
     State(state): State<AppState>,

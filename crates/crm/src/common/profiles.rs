@@ -110,9 +110,16 @@ pub async fn get_profile(mut t: Tenant) -> ApiResult<Json<ProfileResponse>> {
     Ok(Json(ProfileResponse { user_obj: obj }))
 }
 
+/// Body of `PATCH /api/profile/`.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+pub struct PhonePatch {
+    /// E.164, e.g. `+12025551234`; null clears it.
+    pub phone: Option<String>,
+}
+
 /// Only `phone` is editable here (as upstream); it must fit and be unique in the org.
 #[utoipa::path(patch, path = "/api/profile/", tag = "profile", security(("jwt" = []), ("api_key" = [])),
-    request_body(content = Object, description = "`{\"phone\": \"+12025551234\" | null}`"),
+    request_body = PhonePatch,
     responses((status = 200, description = "`{\"message\": \"Profile updated successfully\", \"user_obj\": {...}}`"), (status = 400)))]
 pub async fn patch_profile(mut t: Tenant, JsonBody(body): JsonBody) -> ApiResult<Json<Value>> {
     if let Some(phone) = body.get("phone") {

@@ -143,8 +143,17 @@ pub async fn list(mut t: Tenant, q: RawQuery) -> ApiResult<Json<TagListResponse>
     }))
 }
 
+/// Body of a tag's POST and PUT.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+pub struct TagBody {
+    pub name: String,
+    /// One of `COLORS`; default `blue`.
+    pub color: Option<String>,
+    pub description: Option<String>,
+}
+
 #[utoipa::path(post, path = "/api/tags/", tag = "tags", security(("jwt" = []), ("api_key" = [])),
-    request_body(content = Object, description = "`{\"name\", \"color\" (default blue), \"description\"}`"),
+    request_body = TagBody,
     responses((status = 201, description = "`{\"error\": false, \"message\": \"Tag Created Successfully\", \"tag\": TagObj}`"),
               (status = 200, description = "An archived tag of that name was reactivated"),
               (status = 400, description = "`{\"error\": true, \"errors\": {\"name\": [...]}}`"), (status = 403)))]
@@ -221,7 +230,7 @@ pub async fn detail(mut t: Tenant, Path(raw): Path<String>) -> ApiResult<Json<Va
 }
 
 #[utoipa::path(put, path = "/api/tags/{id}/", tag = "tags", security(("jwt" = []), ("api_key" = [])),
-    params(("id" = Uuid, Path)), request_body(content = Object, description = "`{\"name\", \"color\", \"description\"}`"),
+    params(("id" = Uuid, Path)), request_body = TagBody,
     responses((status = 200, description = "`{\"error\": false, \"message\": \"Tag Updated Successfully\", \"tag\": TagObj}`"),
               (status = 400), (status = 403), (status = 404)))]
 pub async fn update(

@@ -310,8 +310,19 @@ async fn set_members(t: &mut Tenant, team: Uuid, members: &[Uuid]) -> Result<(),
     Ok(())
 }
 
+/// Body of a team's POST, PUT and PATCH (all optional in PATCH). Members are profile ids, in
+/// `users` or in `assign_users` (upstream's PUT name).
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+pub struct TeamBody {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub users: Option<Vec<uuid::Uuid>>,
+    /// Profile ids (PUT), or `true` with `users` (POST).
+    pub assign_users: Option<serde_json::Value>,
+}
+
 #[utoipa::path(post, path = "/api/teams/", tag = "teams", security(("jwt" = []), ("api_key" = [])),
-    request_body(content = Object, description = "`{\"name\", \"description\", \"assign_users\": true, \"users\": [profile ids]}`"),
+    request_body = TeamBody,
     responses((status = 200, description = "`{\"error\": false, \"message\": \"Team Created Successfully\", \"id\"}`"),
               (status = 400, description = "`{\"error\": true, \"errors\": {\"name\": [...]}}`"), (status = 403), (status = 404, description = "A member is not in the org")))]
 pub async fn create(mut t: Tenant, JsonBody(body): JsonBody) -> ApiResult<Json<Value>> {
@@ -403,7 +414,7 @@ async fn update(
 }
 
 #[utoipa::path(put, path = "/api/teams/{id}/", tag = "teams", security(("jwt" = []), ("api_key" = [])),
-    params(("id" = Uuid, Path)), request_body(content = Object, description = "`{\"name\", \"description\", \"assign_users\": [profile ids]}`"),
+    params(("id" = Uuid, Path)), request_body = TeamBody,
     responses((status = 200, description = "`{\"error\": false, \"message\": \"Team Updated Successfully\"}`"), (status = 400), (status = 403), (status = 404)))]
 pub async fn put(
     t: Tenant,
@@ -414,7 +425,7 @@ pub async fn put(
 }
 
 #[utoipa::path(patch, path = "/api/teams/{id}/", tag = "teams", security(("jwt" = []), ("api_key" = [])),
-    params(("id" = Uuid, Path)), request_body(content = Object, description = "Any of `name`, `description`, `users`"),
+    params(("id" = Uuid, Path)), request_body = TeamBody,
     responses((status = 200, description = "`{\"error\": false, \"message\": \"Team Updated Successfully\"}`"), (status = 400), (status = 403), (status = 404)))]
 pub async fn patch(
     t: Tenant,

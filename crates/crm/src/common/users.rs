@@ -369,9 +369,31 @@ async fn phone_taken(t: &mut Tenant, phone: &str, except: Option<Uuid>) -> Resul
     Ok(taken)
 }
 
+/// Body of `POST /api/users/` and `PUT/PATCH /api/user/<id>/`.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+pub struct UserBody {
+    pub email: Option<String>,
+    /// `ADMIN` or `USER`.
+    pub role: Option<String>,
+    /// New accounts only.
+    pub password: Option<String>,
+    pub phone: Option<String>,
+    pub alternate_phone: Option<String>,
+    pub is_organization_admin: Option<bool>,
+    pub has_sales_access: Option<bool>,
+    pub has_marketing_access: Option<bool>,
+    pub profile_pic: Option<String>,
+    pub address_line: Option<String>,
+    pub street: Option<String>,
+    pub city: Option<String>,
+    pub state: Option<String>,
+    pub postcode: Option<String>,
+    pub country: Option<String>,
+}
+
 /// Adds a member: a new account, or an invitation for an e-mail that already has one.
 #[utoipa::path(post, path = "/api/users/", tag = "users", security(("jwt" = []), ("api_key" = [])),
-    request_body(content = Object, description = "`{\"email\", \"role\", \"password\"?, \"phone\"?, \"alternate_phone\"?, \"is_organization_admin\"?, \"has_sales_access\"?, \"has_marketing_access\"?, \"profile_pic\"?, address fields?}`"),
+    request_body = UserBody,
     responses((status = 201, description = "A new address: `{\"error\": false, \"message\": \"User Created Successfully\", \"user_id\", \"profile_id\"}`. An existing account is invited instead: `{\"error\": false, \"invited\": true, \"invitation_id\", \"message\"}` (it joins when its owner accepts)"),
               (status = 400, description = "`{\"error\": true, \"errors\": {\"user_errors\": {...}, \"profile_errors\": {...}, \"address_errors\": [{...}]}}`"),
               (status = 403)))]
@@ -898,7 +920,7 @@ async fn update(
 
 #[utoipa::path(put, path = "/api/user/{id}/", tag = "users", security(("jwt" = []), ("api_key" = [])),
     params(("id" = Uuid, Path, description = "User id")),
-    request_body(content = Object, description = "`{\"email\", \"role\", \"phone\"?, \"alternate_phone\"?, flags?, address fields?}`"),
+    request_body = UserBody,
     responses((status = 200, description = "`{\"error\": false, \"message\": \"User Updated Successfully\"}`"),
               (status = 400, description = "`{\"contact_errors\", \"address_errors\": [..], \"profile_errors\": [..], \"error\": true}` or `{\"error\": true, \"errors\": \"The organization must have at least one admin.\"}`"),
               (status = 403), (status = 404)))]
@@ -913,7 +935,7 @@ pub async fn put(
 
 #[utoipa::path(patch, path = "/api/user/{id}/", tag = "users", security(("jwt" = []), ("api_key" = [])),
     params(("id" = Uuid, Path, description = "User id")),
-    request_body(content = Object, description = "Any of `email`, `profile_pic`, `role`, `phone`, `alternate_phone`, `has_sales_access`, `has_marketing_access`, `is_organization_admin`"),
+    request_body(content = UserBody, description = "Any of these"),
     responses((status = 200, description = "`{\"error\": false, \"message\": \"User Updated Successfully\"}`"),
               (status = 400), (status = 403, description = "Not an admin, or a member changing their own role"), (status = 404)))]
 pub async fn patch(
@@ -969,10 +991,17 @@ pub struct StatusResponse {
     pub inactive_profiles: Vec<ProfileObj>,
 }
 
+/// Body of `POST /api/user/<id>/status/`.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+pub struct UserStatus {
+    #[schema(example = "Inactive")]
+    pub status: String,
+}
+
 /// `{"status": "Active" | "Inactive"}`. Deactivation revokes the member's tokens at once.
 #[utoipa::path(post, path = "/api/user/{id}/status/", tag = "users", security(("jwt" = []), ("api_key" = [])),
     params(("id" = Uuid, Path, description = "User id")),
-    request_body(content = Object, description = "`{\"status\": \"Active\" | \"Inactive\"}`"),
+    request_body = UserStatus,
     responses((status = 200, body = StatusResponse),
               (status = 400, description = "`{\"error\": true, \"errors\": \"Please enter Valid Status for user\"}` or last admin"),
               (status = 403), (status = 404)))]

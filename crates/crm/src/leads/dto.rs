@@ -342,3 +342,74 @@ mod tests {
         assert!(input.teams.is_none());
     }
 }
+
+/// Body of `POST /api/leads/`, `PUT` and `PATCH /api/leads/<id>/` (all optional in PATCH).
+/// Numbers may be sent as numbers or strings; related objects as arrays of ids.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+pub struct LeadBody {
+    pub title: Option<String>,
+    pub salutation: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub job_title: Option<String>,
+    pub website: Option<String>,
+    pub linkedin_url: Option<String>,
+    /// `assigned`, `in process`, `converted` (converts the lead), `recycled`, `closed`.
+    pub status: Option<String>,
+    pub source: Option<String>,
+    pub industry: Option<String>,
+    /// `HOT`, `WARM`, `COLD`.
+    pub rating: Option<String>,
+    #[schema(value_type = Option<String>, example = "1500.00")]
+    pub opportunity_amount: Option<Value>,
+    pub currency: Option<String>,
+    /// 0 to 100.
+    pub probability: Option<i32>,
+    pub close_date: Option<NaiveDate>,
+    pub address_line: Option<String>,
+    pub city: Option<String>,
+    pub state: Option<String>,
+    pub postcode: Option<String>,
+    pub country: Option<String>,
+    pub last_contacted: Option<NaiveDate>,
+    pub next_follow_up: Option<NaiveDate>,
+    pub description: Option<String>,
+    pub company_name: Option<String>,
+    /// Profile ids (a member's user id is accepted too).
+    pub assigned_to: Option<Vec<Uuid>>,
+    pub teams: Option<Vec<Uuid>>,
+    pub tags: Option<Vec<Uuid>>,
+    pub contacts: Option<Vec<Uuid>>,
+    /// Ignored (the caller's org is used).
+    pub org: Option<Uuid>,
+}
+
+/// Body of `POST /api/leads/create-from-site/` (a website's contact form).
+#[derive(Debug, serde::Deserialize, ToSchema)]
+pub struct WebToLead {
+    pub apikey: String,
+    pub email: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    /// Salutation.
+    pub title: Option<String>,
+    pub phone: Option<String>,
+    pub message: Option<String>,
+}
+
+/// Multipart body of `POST /api/leads/upload/`.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+pub struct LeadImportForm {
+    #[schema(value_type = String, format = Binary)]
+    pub leads_file: String,
+}
+
+/// Multipart body of `POST /api/leads/<id>/`: a comment and/or a file.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+pub struct LeadDetailForm {
+    pub comment: Option<String>,
+    #[schema(value_type = Option<String>, format = Binary)]
+    pub lead_attachment: Option<String>,
+}

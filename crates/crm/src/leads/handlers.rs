@@ -132,7 +132,7 @@ pub async fn detail(
 /// file (multipart or JSON); answers with the lead's detail, like GET.
 #[utoipa::path(post, path = "/api/leads/{id}/", tag = "leads", params(("id" = Uuid, Path)),
     security(("jwt" = []), ("api_key" = [])),
-    request_body(content_type = "multipart/form-data", description = "`comment` and/or a `lead_attachment` file"),
+    request_body(content_type = "multipart/form-data", content = dto::LeadDetailForm, description = "`comment` and/or a `lead_attachment` file"),
     responses((status = 200, description = "The lead detail, as GET"), (status = 400), (status = 404), (status = 413)))]
 pub async fn detail_post(
     State(state): State<AppState>,
@@ -215,7 +215,7 @@ async fn notify_assigned(
 
 /// Any member may create. `status: "converted"` creates and converts in one transaction.
 #[utoipa::path(post, path = "/api/leads/", tag = "leads", security(("jwt" = []), ("api_key" = [])),
-    request_body(content = Object, description = "LeadObj fields (all optional) plus `assigned_to`, `teams`, `tags`, `contacts` (id arrays)"),
+    request_body = dto::LeadBody,
     responses((status = 200, body = dto::LeadCreated, description = "or LeadConverted when `status` is `converted`"),
               (status = 400, description = "`{\"error\": true, \"errors\": {field: [msg]}}`")))]
 pub async fn create(mut t: Tenant, JsonBody(body): JsonBody) -> ApiResult<Json<Value>> {
@@ -305,7 +305,7 @@ async fn write(
 }
 
 #[utoipa::path(put, path = "/api/leads/{id}/", tag = "leads", security(("jwt" = []), ("api_key" = [])),
-    params(("id" = Uuid, Path)), request_body(content = Object, description = "as POST"),
+    params(("id" = Uuid, Path)), request_body = dto::LeadBody,
     responses((status = 200, body = dto::MessageResponse), (status = 400), (status = 403), (status = 404)))]
 pub async fn put(
     t: Tenant,
@@ -317,7 +317,7 @@ pub async fn put(
 
 /// Partial update; `{"status": "converted"}` converts the lead (account, contact, opportunity).
 #[utoipa::path(patch, path = "/api/leads/{id}/", tag = "leads", security(("jwt" = []), ("api_key" = [])),
-    params(("id" = Uuid, Path)), request_body(content = Object, description = "any POST fields"),
+    params(("id" = Uuid, Path)), request_body(content = dto::LeadBody, description = "Any of these"),
     responses((status = 200, body = dto::MessageResponse, description = "or LeadConverted"), (status = 400), (status = 403), (status = 404)))]
 pub async fn patch(
     t: Tenant,
@@ -413,7 +413,7 @@ fn site_denied() -> ApiError {
 /// a user. Creates an `assigned` lead with source `website`, assigned to and tagged as the API
 /// setting says, and e-mails the assignees.
 #[utoipa::path(post, path = "/api/leads/create-from-site/", tag = "leads",
-    request_body(content = Object, description = "`apikey` (required), `email` (required), `first_name`, `last_name`, `title` (salutation), `phone`, `message`"),
+    request_body = dto::WebToLead,
     responses((status = 200, body = dto::MessageResponse), (status = 400, description = "`{\"error\": true, \"message\": \"Invalid data\", \"errors\": {...}}`"),
               (status = 403), (status = 429)))]
 pub async fn create_from_site(

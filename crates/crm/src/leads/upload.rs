@@ -82,7 +82,7 @@ struct Importer {
 /// more than 1000 rows are imported by a background job: the answer is then a 202 with the
 /// import's `job_id`, to follow at `GET /api/leads/upload/{job_id}/`.
 #[utoipa::path(post, path = "/api/leads/upload/", tag = "leads", security(("jwt" = []), ("api_key" = [])),
-    request_body(content_type = "multipart/form-data", content = Object, description = "`leads_file`: CSV (UTF-8 or ISO-8859-1) or XLSX (Excel 2007+, first worksheet; recognised by content), with a header row of lead field names; at most 100000 data rows, 10 MiB"),
+    request_body(content_type = "multipart/form-data", content = dto::LeadImportForm, description = "`leads_file`: CSV (UTF-8 or ISO-8859-1) or XLSX (Excel 2007+, first worksheet; recognised by content), with a header row of lead field names; at most 100000 data rows, 10 MiB"),
     responses((status = 200, body = dto::ImportResponse, description = "At most 1000 rows: imported"),
         (status = 202, body = dto::ImportQueued, description = "More than 1000 rows: an import job was started"),
         (status = 400, description = "`{\"error\": true, \"errors\": {\"leads_file\": [msg]}, \"rows\": [...]}`"),
