@@ -8,6 +8,7 @@
 #
 #   cargo build --release -p bottlecrm && bench/accounts_contacts.sh
 #   SIZES="1000" DURATION=10s MODULES="accounts" bench/accounts_contacts.sh     # quick run
+#   COUNT_ONLY=1 SIZES=1000 BIN=target/debug/bottlecrm bench/accounts_contacts.sh  # statements only
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -95,6 +96,8 @@ TOKEN=$(token "ac$first@example.com")
     done
 } | tee "$OUT/queries.md"
 halt
+# COUNT_ONLY=1: statement counts only (any build; e.g. BIN=target/debug/bottlecrm).
+[ "${COUNT_ONLY:-0}" = 1 ] && exit 0
 
 measure() { # $1: size, $2: label, rest: wrk args
     local n=$1 label=$2; shift 2

@@ -227,3 +227,59 @@ fn openapi_subcommand_prints_the_document() {
         assert!(help.contains(cmd), "{help}");
     }
 }
+
+#[tokio::test]
+async fn seed_links_accounts_contacts_and_leads() {
+    let db = TestDb::new().await;
+    let args = [
+        "seed",
+        "--email",
+        "seed@example.com",
+        "--accounts",
+        "300",
+        "--contacts",
+        "200",
+        "--leads",
+        "200",
+        "--seed",
+        "3",
+        "--batch",
+        "64",
+    ];
+    let out = bottlecrm(&db.app_url(), &args);
+    assert!(out.status.success(), "{}", text(&out));
+    let count = |sql: &'static str| {
+        let pool = db.admin.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(count("SELECT count(*) FROM accounts").await, 300);
+    assert_eq!(
+        count("SELECT count(DISTINCT lower(name)) FROM accounts").await,
+        300,
+        "names are unique per org"
+    );
+    assert!(count("SELECT count(*) FROM accounts WHERE NOT is_active").await > 0);
+    assert!(count("SELECT count(DISTINCT account_id) FROM accounts_contacts").await == 300);
+    assert!(count("SELECT count(*) FROM accounts_assigned_to").await >= 300);
+    assert!(count("SELECT count(*) FROM contacts WHERE account_id IS NOT NULL").await > 0);
+    assert!(
+        count(
+            "SELECT count(*) FROM contacts c WHERE c.account_id IS NOT NULL AND NOT EXISTS (
+                 SELECT 1 FROM accounts_contacts x WHERE x.account_id = c.account_id AND x.contact_id = c.id)"
+        )
+        .await
+            == 0,
+        "a contact's account also lists it"
+    );
+    assert!(count("SELECT count(*) FROM contacts_assigned_to").await > 0);
+    assert!(
+        count("SELECT count(*) FROM lead l WHERE EXISTS (SELECT 1 FROM accounts a WHERE a.name = l.company_name)")
+            .await
+            > 0
+    );
+}
