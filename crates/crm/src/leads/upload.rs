@@ -195,7 +195,7 @@ async fn queue_import(
     .execute(&mut **tx)
     .await?;
     let job = queue::insert(
-        &mut **tx,
+        tx,
         Some(who.org),
         &Job::LeadImport { import_id: id },
         None,
