@@ -194,13 +194,7 @@ async fn queue_import(
     .bind(total as i32)
     .execute(&mut **tx)
     .await?;
-    let job = queue::insert(
-        tx,
-        Some(who.org),
-        &Job::LeadImport { import_id: id },
-        None,
-    )
-    .await?;
+    let job = queue::insert(tx, Some(who.org), &Job::LeadImport { import_id: id }, None).await?;
     sqlx::query("UPDATE lead_import SET job_id = $2 WHERE id = $1 AND org_id = $3")
         .bind(id)
         .bind(job)

@@ -1,9 +1,10 @@
 //! Tenancy matrix (issue 11, item 1): every operation of the served OpenAPI document is called
 //! by org A's admin with org B's ids in every path parameter and every id-like body field, and
-//! every operation is also called with no token, a garbage token and a token whose org claim
-//! names org B (a user who is not in B). Pass = no 5xx, no byte of org B's data (ids, api key,
-//! names and e-mails carrying the marker `zqxb`) in any response that the request did not
-//! itself carry, and org B's rows unchanged (md5 per table, as the superuser, before and after).
+//! every operation is also called with no token, a garbage token, an expired token, the token
+//! of a removed member of A and a token whose org claim names org B (a user who is not in B).
+//! Pass = no 5xx, no byte of org B's data (ids, api key, names and e-mails carrying the marker
+//! `zqxb`) in any response that the request did not itself carry, and org B's rows unchanged
+//! (md5 per table, as the superuser, before and after).
 //! The routes are read from the document, never listed here: a route added tomorrow is covered.
 
 use std::collections::BTreeMap;
@@ -293,6 +294,24 @@ async fn tenancy_matrix_every_operation_other_org() {
     let b_user = app.member(b.org_id, "zqxb-user@example.com", "USER").await;
     // A member of A too, so A has data of each kind (lists are not empty by accident).
     let _a_user = app.member(a.org_id, "a-user@example.com", "USER").await;
+    // A removed member of A: logged in, then the membership deactivated.
+    let a_gone = app.member(a.org_id, "a-gone@example.com", "ADMIN").await;
+    sqlx::query("UPDATE profile SET is_active = false WHERE id = $1")
+        .bind(a_gone.profile_id)
+        .execute(&app.db.admin)
+        .await
+        .unwrap();
+    let expired = {
+        let now = now_secs();
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::default(),
+            &json!({"token_type": "access", "exp": now - 10, "iat": now - 100,
+                    "jti": Uuid::new_v4().simple().to_string(), "user_id": a.user_id.to_string(),
+                    "org_id": a.org_id.to_string(), "role": "ADMIN"}),
+            &jsonwebtoken::EncodingKey::from_secret(app.state.cfg.secret_key.as_bytes()),
+        )
+        .unwrap()
+    };
 
     // Data in every module of org B (and a little in A), through the API where it has routes.
     for (who, mark) in [(&b, MARK), (&a, "zqxa")] {
@@ -559,6 +578,8 @@ async fn tenancy_matrix_every_operation_other_org() {
                             ("no token", None),
                             ("garbage token", Some("Bearer not.a.jwt".to_string())),
                             ("token naming org B", Some(format!("Bearer {forged}"))),
+                            ("expired token", Some(format!("Bearer {expired}"))),
+                            ("removed member", Some(format!("Bearer {}", a_gone.access))),
                         ] {
                             let jb = json_schema.map(|_| &body);
                             let res = app
