@@ -436,6 +436,8 @@ async fn tenancy_matrix_every_operation_other_org() {
         errors: Vec::new(),
     };
     let mut operations = 0;
+    // Statuses of A's admin's calls: proves the minted token is accepted (not all 401s).
+    let mut statuses: BTreeMap<u16, usize> = BTreeMap::new();
     let started = std::time::Instant::now();
     for (template, item) in paths {
         for (m, op) in item.as_object().unwrap() {
@@ -566,6 +568,7 @@ async fn tenancy_matrix_every_operation_other_org() {
                     };
                     let res = app.send(req).await;
                     tally.check(&what, &sent, &res, &markers);
+                    *statuses.entry(res.status.as_u16()).or_insert(0usize) += 1;
 
                     // The other credentials, once per operation (first variant).
                     if vi == 0 {
@@ -616,6 +619,16 @@ async fn tenancy_matrix_every_operation_other_org() {
         tally.errors.len(),
         changed.len(),
         started.elapsed().as_secs_f64()
+    );
+    println!("tenancy matrix: statuses of org A's admin's calls: {statuses:?}");
+    let ok = statuses
+        .iter()
+        .filter(|(s, _)| (200..300).contains(*s))
+        .map(|(_, n)| n)
+        .sum::<usize>();
+    assert!(
+        ok > 10,
+        "org A's admin is served (2xx) by some operations: {statuses:?}"
     );
     for l in &tally.leaks {
         println!("LEAK {l}");
