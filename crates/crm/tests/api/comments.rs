@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::documents::{PDF, PNG, send_multipart, stored_files};
 
 /// Inserts a record of `module` in `org`, created by `creator`, with every NOT NULL column.
-async fn record(app: &TestApp, module: &str, org: Uuid, creator: Uuid) -> Uuid {
+pub async fn record(app: &TestApp, module: &str, org: Uuid, creator: Uuid) -> Uuid {
     let id = Uuid::new_v4();
     let sql = match module {
         "leads" => "INSERT INTO lead (created_at, updated_at, id, title, is_active, org_id, created_by_id)

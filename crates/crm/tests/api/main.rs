@@ -21,3 +21,4 @@ mod org_users;
 mod orgs;
 mod response_cache;
 mod rls;
+mod tenancy_matrix;
