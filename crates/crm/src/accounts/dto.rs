@@ -385,3 +385,58 @@ mod tests {
         assert!(e.has("from_email") && e.has("recipients"));
     }
 }
+
+// ---- Request shapes (documentation: handlers validate the raw JSON for DRF-style errors) ----
+
+/// Body of `POST /api/accounts/`, `PUT` and `PATCH /api/accounts/<id>/` (all optional in PATCH;
+/// `name` required otherwise). Unknown keys are ignored.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+pub struct AccountBody {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub website: Option<String>,
+    pub industry: Option<String>,
+    pub number_of_employees: Option<i32>,
+    /// Decimal, as a number or a string.
+    #[schema(value_type = Option<String>, example = "250000.00")]
+    pub annual_revenue: Option<Value>,
+    pub currency: Option<String>,
+    pub address_line: Option<String>,
+    pub city: Option<String>,
+    pub state: Option<String>,
+    pub postcode: Option<String>,
+    /// ISO 3166 alpha-2 code.
+    pub country: Option<String>,
+    pub description: Option<String>,
+    pub is_active: Option<bool>,
+    /// Profile ids (a member's user id is accepted too).
+    pub assigned_to: Option<Vec<Uuid>>,
+    pub teams: Option<Vec<Uuid>>,
+    pub tags: Option<Vec<Uuid>>,
+    pub contacts: Option<Vec<Uuid>>,
+}
+
+/// Body of `POST /api/accounts/<id>/create_mail/`.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+pub struct MailBody {
+    pub from_email: String,
+    /// Contact ids of the org.
+    pub recipients: Vec<Uuid>,
+    pub message_subject: Option<String>,
+    /// HTML; `{{first_name}}`-style placeholders are filled per recipient; braces must balance.
+    pub message_body: Option<String>,
+    /// IANA name, default UTC.
+    pub timezone: Option<String>,
+    pub scheduled_later: Option<bool>,
+    /// ISO date-time; without an offset it is read in `timezone`.
+    pub scheduled_date_time: Option<String>,
+}
+
+/// Multipart body of `POST /api/accounts/<id>/`: a comment and/or a file.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+pub struct AccountDetailForm {
+    pub comment: Option<String>,
+    #[schema(value_type = Option<String>, format = Binary)]
+    pub account_attachment: Option<String>,
+}

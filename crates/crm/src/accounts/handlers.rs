@@ -23,7 +23,7 @@ use crate::db::Tenant;
 use crate::db::sql::{self, LinkList, Val};
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::http::body::JsonBody;
-use crate::http::list::{CacheSlot, json_bytes, with_tail};
+use crate::http::list::{CacheSlot, Cached};
 use crate::http::pagination::Page;
 use crate::http::parse_id;
 use crate::http::query::RawQuery;
@@ -97,20 +97,16 @@ fn detail_lists() -> &'static Map<String, Value> {
     responses((status = 200, body = dto::AccountListResponse), (status = 400, description = "malformed filter value")))]
 pub async fn list(
     State(state): State<AppState>,
-    mut t: Tenant,
+    t: Tenant,
     q: RawQuery,
     page: Page,
 ) -> ApiResult<Response> {
-    let slot = CacheSlot::new("accounts", &t, &q);
-    if let Some(body) = slot.get(&state.cache) {
-        t.commit().await?;
-        return Ok(json_bytes(body));
-    }
+    let (mut t, slot) = match CacheSlot::lookup("accounts", &state.cache, t, &q).await? {
+        Cached::Hit(page) => return Ok(page),
+        Cached::Miss(t, slot) => (t, slot),
+    };
     let body = pages::list_json(&mut t, &q, page).await?;
-    t.commit().await?;
-    let body = with_tail(body, list_tail());
-    slot.put(&state.cache, body.clone());
-    Ok(json_bytes(body))
+    slot.fill(&state.cache, t, body, list_tail()).await
 }
 
 /// The account with everything its page shows: contacts, opportunities, cases, tasks, invoices,
@@ -152,7 +148,7 @@ async fn detail_body(state: &AppState, t: &mut Tenant, id: Uuid) -> ApiResult<Va
 /// `account_attachment` file (multipart or JSON); answers with the detail, like GET.
 #[utoipa::path(post, path = "/api/accounts/{id}/", tag = "accounts", params(("id" = Uuid, Path)),
     security(("jwt" = []), ("api_key" = [])),
-    request_body(content_type = "multipart/form-data", description = "`comment` and/or an `account_attachment` file"),
+    request_body(content_type = "multipart/form-data", content = dto::AccountDetailForm, description = "`comment` and/or an `account_attachment` file"),
     responses((status = 200, body = dto::AccountDetailResponse), (status = 400), (status = 404), (status = 413)))]
 pub async fn detail_post(
     State(state): State<AppState>,
@@ -175,17 +171,12 @@ async fn check(
     account: Option<Uuid>,
     errors: &mut FieldErrors,
 ) -> Result<(), ApiError> {
-    let mut rels: Vec<Rel<'_>> = Vec::new();
-    for (field, kind, list) in [
-        ("assigned_to", Kind::Profile, &mut input.assigned_to),
-        ("teams", Kind::Team, &mut input.teams),
-        ("tags", Kind::Tag, &mut input.tags),
-        ("contacts", Kind::Contact, &mut input.contacts),
-    ] {
-        if let Some(ids) = list.as_mut() {
-            rels.push(Rel { field, kind, ids });
-        }
-    }
+    let mut rels = [
+        Rel::new("assigned_to", Kind::Profile, &mut input.assigned_to),
+        Rel::new("teams", Kind::Team, &mut input.teams),
+        Rel::new("tags", Kind::Tag, &mut input.tags),
+        Rel::new("contacts", Kind::Contact, &mut input.contacts),
+    ];
     let name = input.fields.iter().find_map(|(c, v)| match v {
         Val::Text(Some(n)) if *c == "name" => Some(n.clone()),
         _ => None,
@@ -259,7 +250,7 @@ async fn finish_write(
 
 /// Any member may create. `tags` are tag ids, as the frontend sends them.
 #[utoipa::path(post, path = "/api/accounts/", tag = "accounts", security(("jwt" = []), ("api_key" = [])),
-    request_body(content = Object, description = "AccountObj fields (`name` required) plus `assigned_to`, `teams`, `tags`, `contacts` (id arrays)"),
+    request_body = dto::AccountBody,
     responses((status = 200, body = dto::AccountCreated),
               (status = 400, description = "`{\"error\": true, \"errors\": {field: [msg]}}`")))]
 pub async fn create(mut t: Tenant, JsonBody(body): JsonBody) -> ApiResult<Json<Value>> {
@@ -321,7 +312,7 @@ async fn write(
 }
 
 #[utoipa::path(put, path = "/api/accounts/{id}/", tag = "accounts", security(("jwt" = []), ("api_key" = [])),
-    params(("id" = Uuid, Path)), request_body(content = Object, description = "as POST; lists not sent are emptied"),
+    params(("id" = Uuid, Path)), request_body(content = dto::AccountBody, description = "As POST; lists not sent are emptied"),
     responses((status = 200, body = dto::MessageResponse), (status = 400), (status = 403), (status = 404)))]
 pub async fn put(
     t: Tenant,
@@ -333,7 +324,7 @@ pub async fn put(
 
 /// Partial update, also how the frontend activates and deactivates (`{"is_active": false}`).
 #[utoipa::path(patch, path = "/api/accounts/{id}/", tag = "accounts", security(("jwt" = []), ("api_key" = [])),
-    params(("id" = Uuid, Path)), request_body(content = Object, description = "any POST fields"),
+    params(("id" = Uuid, Path)), request_body(content = dto::AccountBody, description = "Any of these"),
     responses((status = 200, body = dto::MessageResponse), (status = 400), (status = 403), (status = 404)))]
 pub async fn patch(
     t: Tenant,
@@ -383,7 +374,7 @@ pub async fn delete(
 /// recipient gets an `emailLogs` row, marked sent once the mail transport accepted the message.
 #[utoipa::path(post, path = "/api/accounts/{id}/create_mail/", tag = "accounts", security(("jwt" = []), ("api_key" = [])),
     params(("id" = Uuid, Path)),
-    request_body(content = Object, description = "`from_email` (required), `recipients` (contact ids, required), `message_subject`, `message_body`, `timezone` (default UTC), `scheduled_later`, `scheduled_date_time` (ISO; without an offset it is read in `timezone`)"),
+    request_body = dto::MailBody,
     responses((status = 200, body = dto::AccountCreated, description = "`Email sent successfully`"),
               (status = 400, description = "`{\"error\": true, \"errors\": {field: [msg]}}`"), (status = 403), (status = 404)))]
 pub async fn create_mail(

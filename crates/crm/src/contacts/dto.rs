@@ -184,3 +184,42 @@ pub struct ContactDetailResponse {
     /// `[{user__email}]`
     pub users_mention: Vec<Value>,
 }
+
+// ---- Request shapes (documentation: handlers validate the raw JSON for DRF-style errors) ----
+
+/// Body of `POST /api/contacts/`, `PUT` and `PATCH /api/contacts/<id>/` (all optional in PATCH;
+/// `first_name` and `last_name` required otherwise). Unknown keys are ignored.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+pub struct ContactBody {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub organization: Option<String>,
+    pub title: Option<String>,
+    pub department: Option<String>,
+    pub do_not_call: Option<bool>,
+    pub linkedin_url: Option<String>,
+    pub address_line: Option<String>,
+    pub city: Option<String>,
+    pub state: Option<String>,
+    pub postcode: Option<String>,
+    /// ISO 3166 alpha-2 code.
+    pub country: Option<String>,
+    pub description: Option<String>,
+    pub is_active: Option<bool>,
+    /// An account id of the org, or null to clear.
+    pub account: Option<Uuid>,
+    /// Profile ids (a member's user id is accepted too).
+    pub assigned_to: Option<Vec<Uuid>>,
+    pub teams: Option<Vec<Uuid>>,
+    pub tags: Option<Vec<Uuid>>,
+}
+
+/// Multipart body of `POST /api/contacts/<id>/`: a comment and/or a file.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+pub struct ContactDetailForm {
+    pub comment: Option<String>,
+    #[schema(value_type = Option<String>, format = Binary)]
+    pub contact_attachment: Option<String>,
+}

@@ -122,7 +122,7 @@ pub async fn detail(
 /// `contact_attachment` file (multipart or JSON); answers with the contact's detail, like GET.
 #[utoipa::path(post, path = "/api/contacts/{id}/", tag = "contacts", params(("id" = Uuid, Path)),
     security(("jwt" = []), ("api_key" = [])),
-    request_body(content_type = "multipart/form-data", description = "`comment` and/or a `contact_attachment` file"),
+    request_body(content_type = "multipart/form-data", content = dto::ContactDetailForm, description = "`comment` and/or a `contact_attachment` file"),
     responses((status = 200, body = dto::ContactDetailResponse), (status = 400), (status = 404), (status = 413)))]
 pub async fn detail_post(
     State(state): State<AppState>,
@@ -208,7 +208,7 @@ fn columns(input: &ContactInput) -> Vec<(&'static str, Val)> {
 
 /// Any member may create.
 #[utoipa::path(post, path = "/api/contacts/", tag = "contacts", security(("jwt" = []), ("api_key" = [])),
-    request_body(content = Object, description = "ContactObj fields (`first_name`, `last_name` required) plus `account` (id or null) and `assigned_to`, `teams`, `tags` (id arrays)"),
+    request_body = dto::ContactBody,
     responses((status = 200, body = dto::ContactCreated),
               (status = 400, description = "`{\"error\": true, \"errors\": {field: [msg]}}`")))]
 pub async fn create(mut t: Tenant, JsonBody(body): JsonBody) -> ApiResult<Json<Value>> {
@@ -271,7 +271,7 @@ async fn write(
 }
 
 #[utoipa::path(put, path = "/api/contacts/{id}/", tag = "contacts", security(("jwt" = []), ("api_key" = [])),
-    params(("id" = Uuid, Path)), request_body(content = Object, description = "as POST"),
+    params(("id" = Uuid, Path)), request_body = dto::ContactBody,
     responses((status = 200, body = dto::ContactMessage), (status = 400), (status = 403), (status = 404)))]
 pub async fn put(
     t: Tenant,
@@ -283,7 +283,7 @@ pub async fn put(
 
 /// Partial update (what the frontend sends: every field again, without `account`).
 #[utoipa::path(patch, path = "/api/contacts/{id}/", tag = "contacts", security(("jwt" = []), ("api_key" = [])),
-    params(("id" = Uuid, Path)), request_body(content = Object, description = "any POST fields"),
+    params(("id" = Uuid, Path)), request_body(content = dto::ContactBody, description = "Any of these"),
     responses((status = 200, body = dto::ContactMessage), (status = 400), (status = 403), (status = 404)))]
 pub async fn patch(
     t: Tenant,
