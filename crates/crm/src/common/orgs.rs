@@ -364,7 +364,7 @@ pub async fn get_settings(
     State(state): State<AppState>,
     mut t: Tenant,
 ) -> ApiResult<Json<OrgSettings>> {
-    let s = load_settings(&mut t, &state.cfg.api_url).await?;
+    let s = load_settings(&mut t, &crate::http::base_url::current(&state.cfg)).await?;
     t.commit().await?;
     Ok(Json(s))
 }
@@ -506,7 +506,7 @@ pub async fn patch_settings(
             .execute(&mut *t.tx)
             .await?;
     }
-    let s = load_settings(&mut t, &state.cfg.api_url).await?;
+    let s = load_settings(&mut t, &crate::http::base_url::current(&state.cfg)).await?;
     t.commit().await?;
     Ok(Json(s))
 }

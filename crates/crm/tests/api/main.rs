@@ -5,6 +5,7 @@ mod auth;
 mod comments;
 mod conventions;
 mod documents;
+mod infra;
 mod jobs;
 mod leads;
 mod migrate;
