@@ -145,7 +145,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if report.applied.is_empty() {
                 println!("database is up to date");
             }
-            for m in &report.applied {
+            for m in report.lines() {
                 println!("applied {m}");
             }
             db::roles::ensure_app_role(&pool, &cfg.app_db_user, cfg.app_db_password.as_deref())

@@ -58,7 +58,7 @@ async fn prepare_database(cfg: &Config) -> anyhow::Result<()> {
         if report.adopted {
             println!("adopted an upstream BottleCRM database in place");
         }
-        for m in &report.applied {
+        for m in report.lines() {
             println!("applied migration {m}");
         }
     }
@@ -80,7 +80,7 @@ pub async fn run(cfg: Config, args: ServeArgs) -> anyhow::Result<ExitCode> {
         prepare_database(&cfg).await?;
     }
     let url = serving_url(&cfg).await?;
-    let pool = db::connect(&url, cfg.db_max_connections).await?;
+    let pool = db::connect_app(&url, &cfg.app_pool()).await?;
     let role = db::role_info(&pool).await?;
     let problems = crm::db::rls::role_problems(&role);
     if !problems.is_empty() {

@@ -34,14 +34,24 @@ pub struct Config {
     pub access_token_lifetime: Duration,
     pub refresh_token_lifetime: Duration,
     pub domain_name: String,
-    /// Public base URL of this API, for links in e-mails (activation).
+    /// Public base URL of this API, for links in e-mails (activation); in responses too when
+    /// set explicitly (else responses use the request's own scheme and host: `http::BaseUrl`).
     pub api_url: String,
+    /// True when API_URL was not set and `api_url` is the default.
+    pub api_url_is_default: bool,
     pub cors_allowed_origins: Vec<String>,
     pub cors_allow_all: bool,
     pub bind_addr: SocketAddr,
     pub json_body_limit: usize,
     pub request_timeout: Duration,
     pub db_max_connections: u32,
+    /// How long a request waits for a pooled connection before a 503 (DB_ACQUIRE_TIMEOUT).
+    pub db_acquire_timeout: Duration,
+    /// `statement_timeout` of the serving pool (DB_STATEMENT_TIMEOUT; None: no limit).
+    pub db_statement_timeout: Option<Duration>,
+    /// `idle_in_transaction_session_timeout` of the serving pool
+    /// (DB_IDLE_IN_TRANSACTION_TIMEOUT; None: no limit).
+    pub db_idle_in_transaction_timeout: Option<Duration>,
     /// Failed logins (see `auth::ratelimit`): per (e-mail, IP) before backing off from
     /// `login_backoff_base`, and the per-e-mail and per-IP ceilings within `login_window`.
     pub login_max_failures: u32,
@@ -162,6 +172,26 @@ pub fn parse_duration(var_name: &'static str, raw: &str) -> Result<Duration, Con
     Ok(Duration::from_secs(n * mult))
 }
 
+/// Twice the CPUs, at least 4: PostgreSQL on the same machine runs one backend per connection,
+/// and more busy backends than cores only thrash (docs/benchmarks.md: on 2 cores a pool of 4
+/// beats 20 on throughput and p99 alike).
+pub fn default_pool_size() -> u32 {
+    let cpus = std::thread::available_parallelism().map_or(2, |n| n.get()) as u32;
+    (cpus * 2).max(4)
+}
+
+/// A duration where `0` or `off` means no limit; `default` when unset.
+fn parse_limit(
+    name: &'static str,
+    default: Option<Duration>,
+) -> Result<Option<Duration>, ConfigError> {
+    match var(name) {
+        None => Ok(default),
+        Some(v) if matches!(v.trim(), "0" | "off" | "none") => Ok(None),
+        Some(v) => parse_duration(name, &v).map(Some),
+    }
+}
+
 fn parse_num<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError> {
     match var(name) {
         None => Ok(default),
@@ -276,12 +306,25 @@ impl Config {
             refresh_token_lifetime,
             domain_name: var("DOMAIN_NAME").unwrap_or_else(|| "http://localhost:5173".into()),
             api_url: var("API_URL").unwrap_or_else(|| "http://localhost:8000".into()),
+            api_url_is_default: var("API_URL").is_none(),
             cors_allowed_origins,
             cors_allow_all: parse_bool("CORS_ALLOW_ALL")?,
             bind_addr,
             json_body_limit: parse_num("JSON_BODY_LIMIT", 1024 * 1024)?,
             request_timeout,
-            db_max_connections: parse_num("DB_MAX_CONNECTIONS", 20)?,
+            db_max_connections: parse_num("DB_MAX_CONNECTIONS", default_pool_size())?,
+            db_acquire_timeout: match var("DB_ACQUIRE_TIMEOUT") {
+                Some(v) => parse_duration("DB_ACQUIRE_TIMEOUT", &v)?,
+                None => Duration::from_secs(5),
+            },
+            db_statement_timeout: parse_limit(
+                "DB_STATEMENT_TIMEOUT",
+                Some(Duration::from_secs(30)),
+            )?,
+            db_idle_in_transaction_timeout: parse_limit(
+                "DB_IDLE_IN_TRANSACTION_TIMEOUT",
+                Some(Duration::from_secs(30)),
+            )?,
             login_max_failures: parse_num("LOGIN_MAX_FAILURES", 5)?,
             login_backoff_base,
             login_max_failures_per_email: parse_num("LOGIN_MAX_FAILURES_PER_EMAIL", 50)?,
@@ -312,12 +355,16 @@ impl Config {
             refresh_token_lifetime: Duration::from_secs(365 * 86400),
             domain_name: "http://localhost:5173".into(),
             api_url: "http://localhost:8000".into(),
+            api_url_is_default: true,
             cors_allowed_origins: vec!["http://localhost:5173".into()],
             cors_allow_all: false,
             bind_addr: "127.0.0.1:0".parse().expect("static addr"),
             json_body_limit: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             db_max_connections: 5,
+            db_acquire_timeout: Duration::from_secs(5),
+            db_statement_timeout: Some(Duration::from_secs(30)),
+            db_idle_in_transaction_timeout: Some(Duration::from_secs(30)),
             login_max_failures: 5,
             login_backoff_base: Duration::from_secs(30),
             login_max_failures_per_email: 50,
@@ -337,6 +384,18 @@ impl Config {
             upload_max_bytes: 10 * 1024 * 1024,
             response_cache_bytes: 8 * 1024 * 1024,
             s3: None,
+        }
+    }
+}
+
+impl Config {
+    /// The serving pool's settings.
+    pub fn app_pool(&self) -> crate::db::AppPoolSettings {
+        crate::db::AppPoolSettings {
+            max_connections: self.db_max_connections,
+            acquire_timeout: self.db_acquire_timeout,
+            statement_timeout: self.db_statement_timeout,
+            idle_in_transaction_timeout: self.db_idle_in_transaction_timeout,
         }
     }
 }

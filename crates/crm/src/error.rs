@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 pub struct ApiError {
     pub status: StatusCode,
     pub body: Value,
-    /// Seconds for `Retry-After` (429).
+    /// Seconds for `Retry-After` (429, 503).
     pub retry_after: Option<u64>,
     /// Kept for the log of a 500; never sent to the client.
     pub source: Option<anyhow::Error>,
@@ -128,14 +128,26 @@ impl ApiError {
     pub fn unavailable(msg: impl Into<String>) -> Self {
         Self::detail(StatusCode::SERVICE_UNAVAILABLE, msg)
     }
+    /// Every database connection is in use: the client should come back shortly.
+    pub fn busy() -> Self {
+        let mut e = Self::unavailable("The server is busy. Please retry shortly.");
+        e.retry_after = Some(1);
+        e
+    }
 }
 
 impl From<sqlx::Error> for ApiError {
     /// Constraint violations that slip past validation become 400s on the field they concern;
     /// anything else is a 500 (and a bug to fix).
     fn from(err: sqlx::Error) -> Self {
-        if let sqlx::Error::RowNotFound = err {
-            return ApiError::not_found();
+        match err {
+            sqlx::Error::RowNotFound => return ApiError::not_found(),
+            // No pooled connection freed up in time: overload, not a bug.
+            sqlx::Error::PoolTimedOut => {
+                tracing::warn!("no database connection available: answered 503");
+                return ApiError::busy();
+            }
+            _ => {}
         }
         if let Some(db) = err.as_database_error() {
             let code = db.code().unwrap_or_default();
@@ -161,6 +173,11 @@ impl From<sqlx::Error> for ApiError {
                 }
                 // RLS WITH CHECK failure: the row would belong to another org
                 "42501" => return ApiError::not_found(),
+                // query_canceled: the serving pool's statement_timeout (DB_STATEMENT_TIMEOUT)
+                "57014" => {
+                    tracing::warn!(error = %db.message(), "statement timed out: answered 503");
+                    return ApiError::unavailable("The request took too long.");
+                }
                 _ => {}
             }
         }
@@ -179,6 +196,9 @@ fn field_of_constraint(constraint: &str) -> &str {
 
 impl From<anyhow::Error> for ApiError {
     fn from(err: anyhow::Error) -> Self {
+        if let Some(sqlx::Error::PoolTimedOut) = err.downcast_ref::<sqlx::Error>() {
+            return ApiError::busy();
+        }
         ApiError::internal(err)
     }
 }

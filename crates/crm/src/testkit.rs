@@ -143,9 +143,15 @@ impl TestDb {
             .expect("connect test db as superuser");
         let app_url = db::url_for_role(&url, "crm_app", None).expect("app url");
         // The app pool connects lazily: an empty database has no app role grants yet.
-        let app = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(5)
-            .connect_lazy_with(db::connect_options(&app_url).expect("app url"));
+        // Session limits as the server sets them (`Config::for_tests`); a longer wait for a
+        // connection, since parallel tests share the machine.
+        let settings = db::AppPoolSettings {
+            acquire_timeout: std::time::Duration::from_secs(30),
+            ..Config::for_tests(&app_url).app_pool()
+        };
+        let app = settings
+            .pool_options()
+            .connect_lazy_with(settings.connect_options(&app_url).expect("app url"));
         TestDb { name, admin, app }
     }
 

@@ -64,7 +64,7 @@ fn to_obj(state: &AppState, target: &Target, r: Row) -> AttachmentObj {
         created_at: r.3,
         file_path: format!(
             "{}/api/{}/attachment/{}/download/",
-            state.cfg.api_url.trim_end_matches('/'),
+            crate::http::base_url::current(&state.cfg),
             target.segment,
             r.0
         ),

@@ -129,7 +129,7 @@ fn display_name(key: &str) -> String {
 fn download_url(state: &AppState, id: Uuid) -> String {
     format!(
         "{}/api/documents/{id}/download/",
-        state.cfg.api_url.trim_end_matches('/')
+        crate::http::base_url::current(&state.cfg)
     )
 }
 

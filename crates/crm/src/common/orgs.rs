@@ -394,7 +394,7 @@ pub async fn get_settings(
     State(state): State<AppState>,
     mut t: Tenant,
 ) -> ApiResult<Json<OrgSettings>> {
-    let s = load_settings(&mut t, &state.cfg.api_url).await?;
+    let s = load_settings(&mut t, &crate::http::base_url::current(&state.cfg)).await?;
     t.commit().await?;
     Ok(Json(s))
 }
@@ -536,7 +536,7 @@ pub async fn patch_settings(
             .execute(&mut *t.tx)
             .await?;
     }
-    let s = load_settings(&mut t, &state.cfg.api_url).await?;
+    let s = load_settings(&mut t, &crate::http::base_url::current(&state.cfg)).await?;
     t.commit().await?;
     Ok(Json(s))
 }

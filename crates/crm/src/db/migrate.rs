@@ -3,9 +3,11 @@
 //! 0001 is upstream's schema. On a Django-migrated database (recognised by `django_migrations`)
 //! 0001 is recorded as applied without running, so the data stays untouched, and the rest applies.
 
+use std::time::{Duration, Instant};
+
 use anyhow::{Context, bail};
-use sqlx::PgPool;
 use sqlx::migrate::Migrator;
+use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
 
@@ -28,6 +30,19 @@ pub struct MigrateReport {
     /// An upstream database was recognised and 0001 recorded as applied.
     pub adopted: bool,
     pub applied: Vec<String>,
+    /// How long each of `applied` took.
+    pub elapsed: Vec<Duration>,
+}
+
+impl MigrateReport {
+    /// One line per applied migration: `0001 upstream schema (2.9 s)`.
+    pub fn lines(&self) -> Vec<String> {
+        self.applied
+            .iter()
+            .zip(&self.elapsed)
+            .map(|(m, d)| format!("{m} ({:.1} s)", d.as_secs_f64()))
+            .collect()
+    }
 }
 
 async fn table_exists(pool: &PgPool, name: &str) -> anyhow::Result<bool> {
@@ -76,9 +91,36 @@ pub async fn run(pool: &PgPool) -> anyhow::Result<MigrateReport> {
             .context("cannot record the upstream schema migration as applied")?;
         report.adopted = true;
     }
-    let to_apply = pending(pool).await?;
-    MIGRATOR.run(pool).await.context("migration failed")?;
-    report.applied = to_apply;
+    let done = applied_versions(pool).await?;
+    let to_apply: Vec<_> = MIGRATOR
+        .iter()
+        .filter(|m| !done.contains(&m.version))
+        .collect();
+    if to_apply.is_empty() {
+        return Ok(report);
+    }
+    // A connection of its own that never logs statement text: sqlx logs a statement over the
+    // pool's slow threshold with its SQL, and 0001 alone is ~130 KB of it (the first screen a
+    // new user saw). The caller prints one line per migration from the report instead.
+    let quiet = (*pool.connect_options())
+        .clone()
+        .log_statements(tracing::log::LevelFilter::Off)
+        .log_slow_statements(tracing::log::LevelFilter::Off, Duration::from_secs(3600));
+    let mut conn = PgConnection::connect_with(&quiet)
+        .await
+        .context("cannot connect to run migrations")?;
+    for m in to_apply {
+        let started = Instant::now();
+        MIGRATOR
+            .run_to(m.version, &mut conn)
+            .await
+            .with_context(|| format!("migration {:04} {} failed", m.version, m.description))?;
+        report
+            .applied
+            .push(format!("{:04} {}", m.version, m.description));
+        report.elapsed.push(started.elapsed());
+    }
+    conn.close().await.ok();
     Ok(report)
 }
 

@@ -35,6 +35,55 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> 
         .with_context(|| format!("cannot connect to {}", redact_url(url)))
 }
 
+/// How the pool that serves requests behaves (DB_* settings of the configuration).
+#[derive(Clone, Debug)]
+pub struct AppPoolSettings {
+    pub max_connections: u32,
+    /// How long a request waits for a pooled connection before it is answered 503.
+    pub acquire_timeout: Duration,
+    /// PostgreSQL `statement_timeout` of the serving connections (None: no limit).
+    pub statement_timeout: Option<Duration>,
+    /// PostgreSQL `idle_in_transaction_session_timeout`: a connection left idle inside a
+    /// transaction this long is terminated by the server, so nothing can pin one (None: no limit).
+    pub idle_in_transaction_timeout: Option<Duration>,
+}
+
+impl AppPoolSettings {
+    /// Connection options with the session limits set at connection start (`-c name=value`):
+    /// they bind this pool only, so migrations (owner role) and the job worker (its own pool,
+    /// jobs may run longer) are not cut short.
+    pub fn connect_options(&self, url: &str) -> anyhow::Result<PgConnectOptions> {
+        let ms = |d: Option<Duration>| d.map_or(0, |d| d.as_millis().max(1)).to_string();
+        Ok(connect_options(url)?.options([
+            ("statement_timeout", ms(self.statement_timeout)),
+            (
+                "idle_in_transaction_session_timeout",
+                ms(self.idle_in_transaction_timeout),
+            ),
+        ]))
+    }
+
+    pub fn pool_options(&self) -> PgPoolOptions {
+        PgPoolOptions::new()
+            .max_connections(self.max_connections)
+            .acquire_timeout(self.acquire_timeout)
+    }
+}
+
+/// The pool requests run on.
+pub async fn connect_app(url: &str, settings: &AppPoolSettings) -> anyhow::Result<PgPool> {
+    settings
+        .pool_options()
+        .connect_with(settings.connect_options(url)?)
+        .await
+        .with_context(|| format!("cannot connect to {}", redact_url(url)))
+}
+
+/// The pool is at its size limit with every connection in use: a request would wait.
+pub fn pool_saturated(pool: &PgPool) -> bool {
+    pool.num_idle() == 0 && pool.size() >= pool.options().get_max_connections()
+}
+
 /// The URL with its password replaced, for messages and logs.
 pub fn redact_url(url: &str) -> String {
     match url::Url::parse(url) {

@@ -35,7 +35,32 @@ pub async fn begin(
         "BEGIN; SELECT set_config('app.current_org', '{org}', true), set_config('app.current_user', '{user}', true),
                        set_config('plan_cache_mode', 'force_generic_plan', true)"
     );
-    pool.begin_with(sqlx::AssertSqlSafe(stmt)).await
+    let pool = pool.clone();
+    to_completion(async move { pool.begin_with(sqlx::AssertSqlSafe(stmt)).await }).await
+}
+
+/// Commits on a task of its own, like `begin`: a request dropped while COMMIT is in flight
+/// leaves neither a half-known transaction state nor a ROLLBACK that finds no transaction.
+pub async fn commit(tx: Tx) -> Result<(), sqlx::Error> {
+    to_completion(tx.commit()).await
+}
+
+/// Runs a transaction-control step (BEGIN, COMMIT) to its end on a task of its own.
+///
+/// sqlx counts a transaction as open only once the server confirmed BEGIN: a future dropped
+/// between sending `BEGIN; ...` and reading the answer (client gone, request timeout) returned
+/// its connection to the pool inside a transaction nobody knew of, and the next request ran in
+/// it (`there is already a transaction in progress`). Likewise a dropped COMMIT was followed by
+/// a ROLLBACK (`there is no transaction in progress`). Run here, a step whose caller went away
+/// still finishes; its result is then dropped, which rolls back an unused transaction normally.
+pub async fn to_completion<T: Send + 'static>(
+    step: impl Future<Output = Result<T, sqlx::Error>> + Send + 'static,
+) -> Result<T, sqlx::Error> {
+    match tokio::spawn(step).await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => Err(sqlx::Error::PoolClosed),
+    }
 }
 
 pub struct Tenant {
@@ -72,7 +97,7 @@ impl Tenant {
     }
 
     pub async fn commit(self) -> Result<(), ApiError> {
-        self.tx.commit().await.map_err(ApiError::from)
+        commit(self.tx).await.map_err(ApiError::from)
     }
 }
 

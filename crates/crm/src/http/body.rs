@@ -46,7 +46,7 @@ pub fn parse(content_type: &str, bytes: &[u8]) -> Result<Map<String, Value>, Api
         let value: Value = serde_json::from_slice(bytes)
             .map_err(|e| ApiError::bad_request(format!("JSON parse error - {e}")))?;
         return match value {
-            Value::Object(m) => Ok(m),
+            Value::Object(m) => reject_nul(&m).map(|()| m),
             other => Err(ApiError::field(
                 "non_field_errors",
                 format!(
@@ -63,12 +63,33 @@ pub fn parse(content_type: &str, bytes: &[u8]) -> Result<Map<String, Value>, Api
         for (k, v) in pairs {
             map.insert(k, Value::String(v));
         }
+        reject_nul(&map)?;
         return Ok(map);
     }
     Err(ApiError::detail(
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
         format!("Unsupported media type \"{content_type}\" in request."),
     ))
+}
+
+/// DRF's message for a NUL character (`ProhibitNullCharactersValidator`).
+pub const NUL_MESSAGE: &str = "Null characters are not allowed.";
+
+/// PostgreSQL cannot store U+0000 in text: a NUL anywhere in a body (a value or a key, at any
+/// depth) is a 400 on the top-level field that holds it, before any handler sees it.
+pub fn reject_nul(map: &Map<String, Value>) -> Result<(), ApiError> {
+    fn has_nul(v: &Value) -> bool {
+        match v {
+            Value::String(s) => s.contains('\0'),
+            Value::Array(items) => items.iter().any(has_nul),
+            Value::Object(m) => m.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+            _ => false,
+        }
+    }
+    match map.iter().find(|(k, v)| k.contains('\0') || has_nul(v)) {
+        Some((k, _)) => Err(ApiError::field(k, NUL_MESSAGE)),
+        None => Ok(()),
+    }
 }
 
 fn type_name(v: &Value) -> &'static str {
@@ -125,6 +146,23 @@ mod tests {
         assert_eq!(
             parse("application/json", b"{").unwrap_err().status,
             StatusCode::BAD_REQUEST
+        );
+    }
+
+    #[test]
+    fn nul_characters_are_a_400_on_their_field() {
+        let e = parse(
+            "application/json",
+            br#"{"a": "x", "b": {"c": ["y\u0000"]}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        assert_eq!(e.body, serde_json::json!({"b": [NUL_MESSAGE]}));
+        let e = parse("application/x-www-form-urlencoded", b"a=1&name=x%00y").unwrap_err();
+        assert_eq!(e.body, serde_json::json!({"name": [NUL_MESSAGE]}));
+        assert!(
+            parse("application/json", br#"{"a": "\\u0000"}"#).is_ok(),
+            "escaped text"
         );
     }
 }

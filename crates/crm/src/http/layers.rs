@@ -50,6 +50,26 @@ pub async fn method_not_allowed(method: Method) -> ApiError {
     ApiError::method_not_allowed(method.as_str())
 }
 
+/// Runs the rest of the request (handler and its transaction) on a task of its own, so a client
+/// that disconnects mid-request does not cancel it halfway: the handler finishes and commits or
+/// rolls back as if the client had stayed, and only its response is lost (as with Django). A
+/// cancelled handler could otherwise drop its transaction between two steps of sqlx's
+/// bookkeeping. The request timeout still cancels (inside this task); `db::tenant` makes BEGIN
+/// and COMMIT safe against that.
+/// The request's base URL for links in its response (`base_url::current`) is set here too.
+pub async fn run_to_completion(
+    axum::extract::State(cfg): axum::extract::State<std::sync::Arc<Config>>,
+    req: Request<Body>,
+    next: axum::middleware::Next,
+) -> Response<Body> {
+    let base = super::base_url::of_request(&cfg, req.headers(), req.uri());
+    match tokio::spawn(super::base_url::scope(base, next.run(req))).await {
+        Ok(res) => res,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => ApiError::unavailable("The server is shutting down.").into_response(),
+    }
+}
+
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> {
     tracing::error!("handler panicked");
     ApiError::detail(
@@ -108,6 +128,10 @@ pub fn apply(router: Router, cfg: &Config) -> Router {
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             cfg.request_timeout,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            std::sync::Arc::new(cfg.clone()),
+            run_to_completion,
         ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,

@@ -1,6 +1,7 @@
 //! HTTP conventions shared by every module: request bodies, query strings, pagination, ids,
 //! middleware, health and API documentation.
 
+pub mod base_url;
 pub mod body;
 pub mod docs;
 pub mod fields;

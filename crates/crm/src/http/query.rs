@@ -32,10 +32,24 @@ impl RawQuery {
     }
 }
 
+impl RawQuery {
+    /// A NUL character in a key or value is a 400 on that key (PostgreSQL cannot take it).
+    pub fn reject_nul(self) -> Result<Self, ApiError> {
+        match self
+            .0
+            .iter()
+            .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+        {
+            Some((k, _)) => Err(ApiError::field(k, crate::http::body::NUL_MESSAGE)),
+            None => Ok(self),
+        }
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for RawQuery {
-    type Rejection = std::convert::Infallible;
+    type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(RawQuery::parse(parts.uri.query()))
+        RawQuery::parse(parts.uri.query()).reject_nul()
     }
 }
 
@@ -45,7 +59,7 @@ pub struct Query<T>(pub T);
 impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let raw = RawQuery::parse(parts.uri.query());
+        let raw = RawQuery::parse(parts.uri.query()).reject_nul()?;
         let mut last: Vec<(String, String)> = Vec::with_capacity(raw.0.len());
         for (k, v) in raw.0 {
             match last.iter_mut().find(|(lk, _)| *lk == k) {

@@ -118,9 +118,14 @@ pub async fn detail(
 ) -> ApiResult<Response> {
     let id = parse_id(&id)?;
     let v = viewer(&t);
-    let (allowed, body) = model::detail_json(&mut t.tx, &v, id, &state.cfg.api_url)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
+    let (allowed, body) = model::detail_json(
+        &mut t.tx,
+        &v,
+        id,
+        &crate::http::base_url::current(&state.cfg),
+    )
+    .await?
+    .ok_or_else(ApiError::not_found)?;
     t.commit().await?;
     match (allowed, body) {
         (true, Some(body)) => Ok(json_bytes(with_tail(body, detail_tail()))),
@@ -143,9 +148,14 @@ pub async fn detail_post(
     let mut t = form.tenant(&state).await?;
     comments::detail_post(&state, &mut t, &comments::LEADS, id, form).await?;
     let v = viewer(&t);
-    let (allowed, body) = model::detail_json(&mut t.tx, &v, id, &state.cfg.api_url)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
+    let (allowed, body) = model::detail_json(
+        &mut t.tx,
+        &v,
+        id,
+        &crate::http::base_url::current(&state.cfg),
+    )
+    .await?
+    .ok_or_else(ApiError::not_found)?;
     t.commit().await?;
     match (allowed, body) {
         (true, Some(body)) => Ok(json_bytes(with_tail(body, detail_tail()))),

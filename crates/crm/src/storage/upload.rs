@@ -249,6 +249,7 @@ impl FromRequest<AppState> for FormData {
                 }
             }
         }
+        body::reject_nul(&form.fields)?;
         Ok(form)
     }
 }
