@@ -179,6 +179,21 @@ async fn mail_every_template_renders_with_the_context_its_caller_builds() {
         )
         .await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+    // account_exists: registering an address that has an account tells its owner
+    let body = json!({"email": "ann@example.com", "password": "long-enough-1", "confirm_password": "long-enough-1"});
+    let res = app.post("/api/auth/register/", None, &body).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+    // invitation: adding an account of another org invites it
+    app.admin("carol@example.com").await;
+    let res = app
+        .post(
+            "/api/users/",
+            Some(&admin.access),
+            &json!({"email": "carol@example.com", "role": "USER"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+    assert_eq!(res.body["invited"], true, "{}", res.text);
 
     run_jobs(&app).await;
     let mails = sent(&app).await;
