@@ -68,7 +68,10 @@ pub struct ActivateRequest {
     pub token: String,
 }
 
+/// `{"message": ...}` (named apart from the leads' `{"error", "message"}` schema, which
+/// otherwise took its place in the document's components).
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = AuthMessageResponse)]
 pub struct MessageResponse {
     pub message: String,
 }

@@ -110,9 +110,19 @@ pub struct ResetRefused {
     pub error: String,
 }
 
+/// A 400 of the confirm: field errors (`{"token": ["This field is required."]}`) or the
+/// link refused (`{"error": ...}`). Documentation only.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum ResetConfirmError {
+    Refused(ResetRefused),
+    Fields(std::collections::HashMap<String, Vec<String>>),
+}
+
 #[utoipa::path(post, path = "/api/auth/password-reset/confirm/", tag = "auth", request_body = PasswordResetConfirm,
     responses((status = 200, body = MessageResponse),
-              (status = 400, body = ResetRefused, description = "Field errors, or `{\"error\": \"Password reset link is invalid or has expired.\"}`")))]
+              (status = 400, body = ResetConfirmError, description = "Field errors, or `{\"error\": \"Password reset link is invalid or has expired.\"}`")))]
 pub async fn confirm(
     State(state): State<AppState>,
     JsonBody(body): JsonBody,

@@ -14,6 +14,7 @@ mod leads;
 mod leads_io;
 mod mail;
 mod migrate;
+mod openapi_responses;
 mod org_audit;
 mod org_dashboard;
 mod org_google;

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use crm::auth::jwt::{OrgClaims, now_secs};
-use crm::testkit::{TestApp, TestResponse};
+use crm::testkit::{TestApp, TestResponse, TestUser};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
@@ -23,9 +23,9 @@ const MARK: &str = "zqxb";
 
 /// One of org B's ids, with the table it comes from.
 #[derive(Clone, Debug)]
-struct BId {
-    table: String,
-    id: String,
+pub(crate) struct BId {
+    pub(crate) table: String,
+    pub(crate) id: String,
 }
 
 /// Tables with an `org_id` column (public schema).
@@ -80,7 +80,7 @@ async fn checksums(app: &TestApp, org: Uuid) -> BTreeMap<String, String> {
 }
 
 /// Every id of org B, per table (the first few of each), plus its user ids and org id.
-async fn b_ids(app: &TestApp, org: Uuid) -> Vec<BId> {
+pub(crate) async fn b_ids(app: &TestApp, org: Uuid) -> Vec<BId> {
     let mut out = vec![BId {
         table: "organization".into(),
         id: org.to_string(),
@@ -119,7 +119,7 @@ async fn b_ids(app: &TestApp, org: Uuid) -> Vec<BId> {
 }
 
 /// Follows `$ref`s into `components`.
-fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
+pub(crate) fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
     match schema.get("$ref").and_then(Value::as_str) {
         Some(r) => {
             let ptr = r.trim_start_matches('#');
@@ -131,7 +131,7 @@ fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
 
 /// Field names of a request body: the schema's properties, or, for free-form objects, the
 /// backticked names in the body's description (`teams[]`, `document_file` ...).
-fn body_fields(doc: &Value, body: &Value, schema: &Value) -> Vec<(String, Value)> {
+pub(crate) fn body_fields(doc: &Value, body: &Value, schema: &Value) -> Vec<(String, Value)> {
     let schema = resolve(doc, schema);
     if let Some(props) = schema.get("properties").and_then(Value::as_object) {
         return props
@@ -209,7 +209,7 @@ fn pick<'a>(name: &str, ids: &'a [BId], fallback: &'a BId) -> &'a str {
 }
 
 /// A JSON body from the request schema, ids of org B in every id-like field.
-fn json_body(fields: &[(String, Value)], ids: &[BId], fallback: &BId) -> Value {
+pub(crate) fn json_body(fields: &[(String, Value)], ids: &[BId], fallback: &BId) -> Value {
     let mut m = Map::new();
     for (name, schema) in fields {
         let ty = schema.get("type").and_then(Value::as_str).unwrap_or("");
@@ -271,7 +271,7 @@ impl Tally {
     }
 }
 
-fn bearer_request(
+pub(crate) fn bearer_request(
     method: &Method,
     path: &str,
     auth: Option<&str>,
@@ -288,6 +288,104 @@ fn bearer_request(
         None => req.body(Body::empty()),
     }
     .unwrap()
+}
+
+/// Data in every module of `who`'s org (names and e-mails carry `mark`), through the API where
+/// it has routes: a lead, a tag, a team, an API setting, a document, and a comment and an
+/// attachment on a record of each commentable module.
+pub(crate) async fn seed(app: &TestApp, who: &TestUser, mark: &str) {
+    let res = app
+        .post("/api/leads/", Some(&who.access), &json!({"title": format!("{mark} lead"), "first_name": format!("{mark}first"), "email": format!("{mark}-lead@example.com")}))
+        .await;
+    assert!(res.status.is_success(), "lead: {}", res.text);
+    let res = app
+        .post(
+            "/api/tags/",
+            Some(&who.access),
+            &json!({"name": format!("{mark} tag")}),
+        )
+        .await;
+    assert!(res.status.is_success(), "tag: {}", res.text);
+    let res = app
+        .post("/api/teams/", Some(&who.access), &json!({"name": format!("{mark} team"), "description": format!("{mark} team desc"), "users": [who.profile_id]}))
+        .await;
+    assert!(res.status.is_success(), "team: {}", res.text);
+    let res = app
+        .post("/api/api-settings/", Some(&who.access), &json!({"title": format!("{mark} site"), "website": format!("https://{mark}.example.com"), "lead_assigned_to": [who.profile_id]}))
+        .await;
+    assert!(res.status.is_success(), "api setting: {}", res.text);
+    let res = send_multipart(
+        app,
+        Method::POST,
+        "/api/documents/",
+        &who.access,
+        &[("title", &format!("{mark} doc"))],
+        &[("document_file", &format!("{mark}.pdf"), PDF)],
+    )
+    .await;
+    assert!(res.status.is_success(), "document: {}", res.text);
+    for module in [
+        "leads",
+        "accounts",
+        "contacts",
+        "opportunities",
+        "cases",
+        "tasks",
+    ] {
+        let id = crate::comments::record(app, module, who.org_id, who.user_id).await;
+        let res = app
+            .post(
+                &format!("/api/{module}/comment/{id}/"),
+                Some(&who.access),
+                &json!({"comment": format!("{mark} comment")}),
+            )
+            .await;
+        assert!(res.status.is_success(), "comment {module}: {}", res.text);
+        let res = send_multipart(
+            app,
+            Method::POST,
+            &format!("/api/{module}/attachment/{id}/"),
+            &who.access,
+            &[],
+            &[("attachment", &format!("{mark}-att.pdf"), PDF)],
+        )
+        .await;
+        assert!(res.status.is_success(), "attachment {module}: {}", res.text);
+    }
+}
+
+/// A multipart request from a body built by `json_body`: file-like fields get a small PDF,
+/// arrays repeat their field.
+pub(crate) fn form_request(method: &Method, path: &str, auth: &str, body: &Value) -> Request<Body> {
+    let mut fs: Vec<(String, String)> = Vec::new();
+    let mut files: Vec<(String, String)> = Vec::new();
+    for (k, v) in body.as_object().unwrap() {
+        if k.contains("file") || k == "attachment" {
+            files.push((k.clone(), "zqxa.pdf".into()));
+        } else if let Some(arr) = v.as_array() {
+            for x in arr {
+                fs.push((k.clone(), x.as_str().unwrap_or("1").to_string()));
+            }
+        } else {
+            fs.push((
+                k.clone(),
+                v.as_str().map(String::from).unwrap_or(v.to_string()),
+            ));
+        }
+    }
+    let fr: Vec<(&str, &str)> = fs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let fl: Vec<(&str, &str, &[u8])> = files
+        .iter()
+        .map(|(k, n)| (k.as_str(), n.as_str(), PDF))
+        .collect();
+    let (ct, bytes) = multipart(&fr, &fl);
+    Request::builder()
+        .method(method.clone())
+        .uri(path)
+        .header(header::AUTHORIZATION, auth)
+        .header(header::CONTENT_TYPE, ct)
+        .body(Body::from(bytes))
+        .unwrap()
 }
 
 #[tokio::test]
@@ -319,64 +417,7 @@ async fn tenancy_matrix_every_operation_other_org() {
 
     // Data in every module of org B (and a little in A), through the API where it has routes.
     for (who, mark) in [(&b, MARK), (&a, "zqxa")] {
-        let res = app
-            .post("/api/leads/", Some(&who.access), &json!({"title": format!("{mark} lead"), "first_name": format!("{mark}first"), "email": format!("{mark}-lead@example.com")}))
-            .await;
-        assert!(res.status.is_success(), "lead: {}", res.text);
-        let res = app
-            .post(
-                "/api/tags/",
-                Some(&who.access),
-                &json!({"name": format!("{mark} tag")}),
-            )
-            .await;
-        assert!(res.status.is_success(), "tag: {}", res.text);
-        let res = app
-            .post("/api/teams/", Some(&who.access), &json!({"name": format!("{mark} team"), "description": format!("{mark} team desc"), "users": [who.profile_id]}))
-            .await;
-        assert!(res.status.is_success(), "team: {}", res.text);
-        let res = app
-            .post("/api/api-settings/", Some(&who.access), &json!({"title": format!("{mark} site"), "website": format!("https://{mark}.example.com"), "lead_assigned_to": [who.profile_id]}))
-            .await;
-        assert!(res.status.is_success(), "api setting: {}", res.text);
-        let res = send_multipart(
-            &app,
-            Method::POST,
-            "/api/documents/",
-            &who.access,
-            &[("title", &format!("{mark} doc"))],
-            &[("document_file", &format!("{mark}.pdf"), PDF)],
-        )
-        .await;
-        assert!(res.status.is_success(), "document: {}", res.text);
-        for module in [
-            "leads",
-            "accounts",
-            "contacts",
-            "opportunities",
-            "cases",
-            "tasks",
-        ] {
-            let id = crate::comments::record(&app, module, who.org_id, who.user_id).await;
-            let res = app
-                .post(
-                    &format!("/api/{module}/comment/{id}/"),
-                    Some(&who.access),
-                    &json!({"comment": format!("{mark} comment")}),
-                )
-                .await;
-            assert!(res.status.is_success(), "comment {module}: {}", res.text);
-            let res = send_multipart(
-                &app,
-                Method::POST,
-                &format!("/api/{module}/attachment/{id}/"),
-                &who.access,
-                &[],
-                &[("attachment", &format!("{mark}-att.pdf"), PDF)],
-            )
-            .await;
-            assert!(res.status.is_success(), "attachment {module}: {}", res.text);
-        }
+        seed(&app, who, mark).await;
     }
     let _ = b_user;
 
@@ -532,36 +573,7 @@ async fn tenancy_matrix_every_operation_other_org() {
                         .access;
                     let auth = format!("Bearer {token}");
                     let (req, sent) = if json_schema.is_none() && form_schema.is_some() {
-                        let mut fs: Vec<(String, String)> = Vec::new();
-                        let mut files: Vec<(String, String)> = Vec::new();
-                        for (k, v) in body.as_object().unwrap() {
-                            if k.contains("file") || k == "attachment" {
-                                files.push((k.clone(), "zqxa.pdf".into()));
-                            } else if let Some(arr) = v.as_array() {
-                                for x in arr {
-                                    fs.push((k.clone(), x.as_str().unwrap_or("1").to_string()));
-                                }
-                            } else {
-                                fs.push((
-                                    k.clone(),
-                                    v.as_str().map(String::from).unwrap_or(v.to_string()),
-                                ));
-                            }
-                        }
-                        let fr: Vec<(&str, &str)> =
-                            fs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-                        let fl: Vec<(&str, &str, &[u8])> = files
-                            .iter()
-                            .map(|(k, n)| (k.as_str(), n.as_str(), PDF))
-                            .collect();
-                        let (ct, bytes) = multipart(&fr, &fl);
-                        let req = Request::builder()
-                            .method(method.clone())
-                            .uri(&path)
-                            .header(header::AUTHORIZATION, &auth)
-                            .header(header::CONTENT_TYPE, ct)
-                            .body(Body::from(bytes))
-                            .unwrap();
+                        let req = form_request(&method, &path, &auth, &body);
                         (req, format!("{path} {body}"))
                     } else {
                         let b = json_schema.map(|_| &body);
