@@ -54,7 +54,15 @@ fn format_ok(format: &str, s: &str) -> bool {
 }
 
 /// Validates `v` against `schema` (the subset utoipa emits); pushes one line per violation.
-fn validate(doc: &Value, schema: &Value, v: &Value, at: &str, errs: &mut Vec<String>) {
+/// `strict` (2xx bodies): a property the object schema does not declare is a violation too.
+fn validate(
+    doc: &Value,
+    schema: &Value,
+    v: &Value,
+    at: &str,
+    strict: bool,
+    errs: &mut Vec<String>,
+) {
     let schema = resolve(doc, schema);
     let Some(obj) = schema.as_object() else {
         return;
@@ -64,21 +72,21 @@ fn validate(doc: &Value, schema: &Value, v: &Value, at: &str, errs: &mut Vec<Str
     }
     if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
         for s in all {
-            validate(doc, s, v, at, errs);
+            validate(doc, s, v, at, strict, errs);
         }
     }
     for key in ["oneOf", "anyOf"] {
         if let Some(alts) = schema.get(key).and_then(Value::as_array) {
             let fits = |s: &Value| {
                 let mut e = Vec::new();
-                validate(doc, s, v, at, &mut e);
+                validate(doc, s, v, at, strict, &mut e);
                 e.is_empty()
             };
             let n = alts.iter().filter(|s| fits(s)).count();
             if n == 0 {
                 let mut first = Vec::new();
                 if let Some(s) = alts.first() {
-                    validate(doc, s, v, at, &mut first);
+                    validate(doc, s, v, at, strict, &mut first);
                 }
                 errs.push(format!(
                     "{at}: matches none of {key} ({}); first: {:?}",
@@ -126,12 +134,17 @@ fn validate(doc: &Value, schema: &Value, v: &Value, at: &str, errs: &mut Vec<Str
         }
         for (k, val) in o {
             match props.and_then(|p| p.get(k)) {
-                Some(s) => validate(doc, s, val, &format!("{at}.{k}"), errs),
+                Some(s) => validate(doc, s, val, &format!("{at}.{k}"), strict, errs),
                 None => match obj.get("additionalProperties") {
                     Some(Value::Bool(false)) => {
                         errs.push(format!("{at}: property `{k}` not allowed"))
                     }
-                    Some(s @ Value::Object(_)) => validate(doc, s, val, &format!("{at}.{k}"), errs),
+                    Some(s @ Value::Object(_)) => {
+                        validate(doc, s, val, &format!("{at}.{k}"), strict, errs)
+                    }
+                    _ if strict && props.is_some() => {
+                        errs.push(format!("{at}: property `{k}` not declared"))
+                    }
                     _ => {}
                 },
             }
@@ -139,7 +152,7 @@ fn validate(doc: &Value, schema: &Value, v: &Value, at: &str, errs: &mut Vec<Str
     }
     if let (Some(items), Some(arr)) = (obj.get("items"), v.as_array()) {
         for (i, x) in arr.iter().enumerate() {
-            validate(doc, items, x, &format!("{at}[{i}]"), errs);
+            validate(doc, items, x, &format!("{at}[{i}]"), strict, errs);
         }
     }
 }
@@ -191,6 +204,8 @@ async fn openapi_responses_validate_against_document() {
     let (mut operations, mut requests, mut validated) = (0usize, 0usize, 0usize);
     let mut violations: Vec<String> = Vec::new();
     let mut statuses: BTreeMap<u16, usize> = BTreeMap::new();
+    // 2xx JSON bodies the document describes in prose only (no schema to validate against).
+    let mut untyped = std::collections::BTreeSet::new();
     for (method, template, item, op) in ops {
         let m = method.as_str().to_lowercase();
         if SKIP
@@ -306,6 +321,11 @@ async fn openapi_responses_validate_against_document() {
                 };
                 let declared = resolve(&doc, declared);
                 let Some(schema) = declared.pointer("/content/application~1json/schema") else {
+                    if res.status.is_success()
+                        && serde_json::from_str::<Value>(&res.text).is_ok_and(|v| v.is_object())
+                    {
+                        untyped.insert(format!("{m} {template} -> {code}"));
+                    }
                     continue;
                 };
                 let body: Value = match serde_json::from_str(&res.text) {
@@ -320,7 +340,7 @@ async fn openapi_responses_validate_against_document() {
                 };
                 validated += 1;
                 let mut errs = Vec::new();
-                validate(&doc, schema, &body, "$", &mut errs);
+                validate(&doc, schema, &body, "$", res.status.is_success(), &mut errs);
                 for e in errs.iter().take(5) {
                     violations.push(format!("{what} -> {code}: {e}"));
                 }
@@ -332,6 +352,10 @@ async fn openapi_responses_validate_against_document() {
         violations.len()
     );
     println!("openapi responses: statuses {statuses:?}");
+    println!(
+        "openapi responses: {} 2xx JSON bodies documented without a schema: {untyped:?}",
+        untyped.len()
+    );
     for v in &violations {
         println!("VIOLATION {v}");
     }
@@ -346,4 +370,43 @@ async fn openapi_responses_validate_against_document() {
         "{} responses do not match the document",
         violations.len()
     );
+}
+
+/// The validator sees each kind of mismatch (a green run of the test above means something).
+#[test]
+fn openapi_response_validator_detects_violations() {
+    let doc = serde_json::json!({"components": {"schemas": {
+        "Item": {"type": "object", "required": ["id", "kind"], "properties": {
+            "id": {"type": "string", "format": "uuid"},
+            "kind": {"type": "string", "enum": ["a", "b"]},
+            "n": {"type": ["integer", "null"]},
+            "on": {"type": "string", "format": "date"},
+            "tags": {"type": "array", "items": {"type": "string"}},
+            "either": {"oneOf": [{"type": "boolean"}, {"$ref": "#/components/schemas/Item"}]}
+        }}
+    }}});
+    let schema = serde_json::json!({"$ref": "#/components/schemas/Item"});
+    let check = |v: Value| {
+        let mut e = Vec::new();
+        validate(&doc, &schema, &v, "$", true, &mut e);
+        e
+    };
+    let id = "6f1c1d8e-0c6b-4a53-9d54-1e0f2b7c9a10";
+    assert!(
+        check(serde_json::json!({"id": id, "kind": "a", "n": null, "on": "2026-01-02", "tags": ["x"], "either": true}))
+            .is_empty()
+    );
+    for bad in [
+        serde_json::json!({"kind": "a"}),
+        serde_json::json!({"id": "nope", "kind": "a"}),
+        serde_json::json!({"id": id, "kind": "c"}),
+        serde_json::json!({"id": id, "kind": "a", "n": "1"}),
+        serde_json::json!({"id": id, "kind": "a", "on": "02/01/2026"}),
+        serde_json::json!({"id": id, "kind": "a", "tags": [1]}),
+        serde_json::json!({"id": id, "kind": "a", "either": "x"}),
+        serde_json::json!({"id": id, "kind": "a", "extra": 1}),
+        serde_json::json!([]),
+    ] {
+        assert!(!check(bad.clone()).is_empty(), "{bad} is a violation");
+    }
 }
