@@ -447,7 +447,7 @@ pub async fn patch(
 
 #[utoipa::path(delete, path = "/api/api-settings/{id}/", tag = "api-settings", security(("jwt" = []), ("api_key" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 200, description = "`{\"error\": false, \"message\": \"API setting deleted sucessfully\"}`"), (status = 403), (status = 404)))]
+    responses((status = 200, body = crate::leads::dto::MessageResponse, description = "`{\"error\": false, \"message\": \"API setting deleted sucessfully\"}`"), (status = 403), (status = 404)))]
 pub async fn delete(mut t: Tenant, Path(raw): Path<String>) -> ApiResult<Json<Value>> {
     t.require_admin()?;
     let id = find(&mut t, &raw).await?;

@@ -287,9 +287,18 @@ pub async fn update_org(
 
 /// Replaces the org API key; the old key stops working at once. Admins only, and only with a
 /// JWT: a leaked key must not be able to lock its owners out by rotating itself.
+/// `POST /api/org/{id}/rotate-api-key/` 200 body (documentation only).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ApiKeyRotated {
+    pub error: bool,
+    pub message: String,
+    pub api_key: String,
+}
+
 #[utoipa::path(post, path = "/api/org/{id}/rotate-api-key/", tag = "org", security(("jwt" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 200, description = "`{\"error\": false, \"message\": \"API key rotated\", \"api_key\": \"<new key>\"}`"),
+    responses((status = 200, body = ApiKeyRotated, description = "`{\"error\": false, \"message\": \"API key rotated\", \"api_key\": \"<new key>\"}`"),
               (status = 403), (status = 404)))]
 pub async fn rotate_api_key(
     mut t: Tenant,

@@ -292,7 +292,7 @@ async fn set_active(mut t: Tenant, raw: &str, active: bool) -> Result<(Tenant, T
 /// Archives the tag (soft delete): links to records stay, it leaves the default list.
 #[utoipa::path(delete, path = "/api/tags/{id}/", tag = "tags", security(("jwt" = []), ("api_key" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 200, description = "`{\"error\": false, \"message\": \"Tag archived successfully\"}`"), (status = 403), (status = 404)))]
+    responses((status = 200, body = crate::leads::dto::MessageResponse, description = "`{\"error\": false, \"message\": \"Tag archived successfully\"}`"), (status = 403), (status = 404)))]
 pub async fn archive(t: Tenant, Path(raw): Path<String>) -> ApiResult<Json<Value>> {
     require_admin(&t, "Only admins can archive tags")?;
     let (t, _) = set_active(t, &raw, false).await?;

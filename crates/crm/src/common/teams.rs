@@ -321,9 +321,18 @@ pub struct TeamBody {
     pub assign_users: Option<serde_json::Value>,
 }
 
+/// `POST /api/teams/` 200 body (documentation only; the handler builds it as JSON).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct TeamCreated {
+    pub error: bool,
+    pub message: String,
+    pub id: Uuid,
+}
+
 #[utoipa::path(post, path = "/api/teams/", tag = "teams", security(("jwt" = []), ("api_key" = [])),
     request_body = TeamBody,
-    responses((status = 200, description = "`{\"error\": false, \"message\": \"Team Created Successfully\", \"id\"}`"),
+    responses((status = 200, body = TeamCreated, description = "`{\"error\": false, \"message\": \"Team Created Successfully\", \"id\"}`"),
               (status = 400, description = "`{\"error\": true, \"errors\": {\"name\": [...]}}`"), (status = 403), (status = 404, description = "A member is not in the org")))]
 pub async fn create(mut t: Tenant, JsonBody(body): JsonBody) -> ApiResult<Json<Value>> {
     require_admin(&t)?;
@@ -437,7 +446,7 @@ pub async fn patch(
 
 #[utoipa::path(delete, path = "/api/teams/{id}/", tag = "teams", security(("jwt" = []), ("api_key" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 200, description = "`{\"error\": false, \"message\": \"Team Deleted Successfully\"}`"), (status = 403), (status = 404)))]
+    responses((status = 200, body = crate::leads::dto::MessageResponse, description = "`{\"error\": false, \"message\": \"Team Deleted Successfully\"}`"), (status = 403), (status = 404)))]
 pub async fn delete(mut t: Tenant, Path(raw): Path<String>) -> ApiResult<Json<Value>> {
     require_admin(&t)?;
     let id = find(&mut t, &raw).await?;
