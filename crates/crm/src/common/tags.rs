@@ -116,6 +116,22 @@ pub struct TagListResponse {
     pub tags: Vec<TagObj>,
 }
 
+/// `{"tag": TagObj}` (documentation only).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct TagDetail {
+    pub tag: TagObj,
+}
+
+/// `{"error": false, "message": ..., "tag": TagObj}` (documentation only).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct TagSaved {
+    pub error: bool,
+    pub message: String,
+    pub tag: TagObj,
+}
+
 #[utoipa::path(get, path = "/api/tags/", tag = "tags", security(("jwt" = []), ("api_key" = [])),
     params(("include_archived" = Option<bool>, Query), ("name" = Option<String>, Query, description = "Contains, case-insensitive")),
     responses((status = 200, body = TagListResponse)))]
@@ -154,8 +170,8 @@ pub struct TagBody {
 
 #[utoipa::path(post, path = "/api/tags/", tag = "tags", security(("jwt" = []), ("api_key" = [])),
     request_body = TagBody,
-    responses((status = 201, description = "`{\"error\": false, \"message\": \"Tag Created Successfully\", \"tag\": TagObj}`"),
-              (status = 200, description = "An archived tag of that name was reactivated"),
+    responses((status = 201, body = TagSaved, description = "`{\"error\": false, \"message\": \"Tag Created Successfully\", \"tag\": TagObj}`"),
+              (status = 200, body = TagSaved, description = "An archived tag of that name was reactivated"),
               (status = 400, description = "`{\"error\": true, \"errors\": {\"name\": [...]}}`"), (status = 403)))]
 pub async fn create(
     mut t: Tenant,
@@ -222,7 +238,7 @@ pub async fn create(
 
 #[utoipa::path(get, path = "/api/tags/{id}/", tag = "tags", security(("jwt" = []), ("api_key" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 200, description = "`{\"tag\": TagObj}`"), (status = 404, description = "`{\"error\": true, \"errors\": \"Tag not found.\"}`")))]
+    responses((status = 200, body = TagDetail, description = "`{\"tag\": TagObj}`"), (status = 404, description = "`{\"error\": true, \"errors\": \"Tag not found.\"}`")))]
 pub async fn detail(mut t: Tenant, Path(raw): Path<String>) -> ApiResult<Json<Value>> {
     let tag = get(&mut t.tx, t.org_id, &raw).await?;
     t.commit().await?;
@@ -231,7 +247,7 @@ pub async fn detail(mut t: Tenant, Path(raw): Path<String>) -> ApiResult<Json<Va
 
 #[utoipa::path(put, path = "/api/tags/{id}/", tag = "tags", security(("jwt" = []), ("api_key" = [])),
     params(("id" = Uuid, Path)), request_body = TagBody,
-    responses((status = 200, description = "`{\"error\": false, \"message\": \"Tag Updated Successfully\", \"tag\": TagObj}`"),
+    responses((status = 200, body = TagSaved, description = "`{\"error\": false, \"message\": \"Tag Updated Successfully\", \"tag\": TagObj}`"),
               (status = 400), (status = 403), (status = 404)))]
 pub async fn update(
     mut t: Tenant,
@@ -304,7 +320,7 @@ pub async fn archive(t: Tenant, Path(raw): Path<String>) -> ApiResult<Json<Value
 
 #[utoipa::path(post, path = "/api/tags/{id}/restore/", tag = "tags", security(("jwt" = []), ("api_key" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 200, description = "`{\"error\": false, \"message\": \"Tag restored successfully\", \"tag\": TagObj}`"), (status = 403), (status = 404)))]
+    responses((status = 200, body = TagSaved, description = "`{\"error\": false, \"message\": \"Tag restored successfully\", \"tag\": TagObj}`"), (status = 403), (status = 404)))]
 pub async fn restore(t: Tenant, Path(raw): Path<String>) -> ApiResult<Json<Value>> {
     require_admin(&t, "Only admins can restore tags")?;
     let (t, tag) = set_active(t, &raw, true).await?;

@@ -321,6 +321,13 @@ pub struct TeamBody {
     pub assign_users: Option<serde_json::Value>,
 }
 
+/// `{"team": TeamObj}` (documentation only).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct TeamDetail {
+    pub team: TeamObj,
+}
+
 /// `POST /api/teams/` 200 body (documentation only; the handler builds it as JSON).
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
@@ -371,7 +378,7 @@ async fn find(t: &mut Tenant, raw: &str) -> Result<Uuid, ApiError> {
 }
 
 #[utoipa::path(get, path = "/api/teams/{id}/", tag = "teams", security(("jwt" = []), ("api_key" = [])),
-    params(("id" = Uuid, Path)), responses((status = 200, description = "`{\"team\": TeamObj}`"), (status = 403), (status = 404)))]
+    params(("id" = Uuid, Path)), responses((status = 200, body = TeamDetail, description = "`{\"team\": TeamObj}`"), (status = 403), (status = 404)))]
 pub async fn detail(mut t: Tenant, Path(raw): Path<String>) -> ApiResult<Json<Value>> {
     require_admin(&t)?;
     let id = find(&mut t, &raw).await?;
@@ -424,7 +431,7 @@ async fn update(
 
 #[utoipa::path(put, path = "/api/teams/{id}/", tag = "teams", security(("jwt" = []), ("api_key" = [])),
     params(("id" = Uuid, Path)), request_body = TeamBody,
-    responses((status = 200, description = "`{\"error\": false, \"message\": \"Team Updated Successfully\"}`"), (status = 400), (status = 403), (status = 404)))]
+    responses((status = 200, body = crate::leads::dto::MessageResponse, description = "`{\"error\": false, \"message\": \"Team Updated Successfully\"}`"), (status = 400), (status = 403), (status = 404)))]
 pub async fn put(
     t: Tenant,
     Path(raw): Path<String>,
@@ -435,7 +442,7 @@ pub async fn put(
 
 #[utoipa::path(patch, path = "/api/teams/{id}/", tag = "teams", security(("jwt" = []), ("api_key" = [])),
     params(("id" = Uuid, Path)), request_body = TeamBody,
-    responses((status = 200, description = "`{\"error\": false, \"message\": \"Team Updated Successfully\"}`"), (status = 400), (status = 403), (status = 404)))]
+    responses((status = 200, body = crate::leads::dto::MessageResponse, description = "`{\"error\": false, \"message\": \"Team Updated Successfully\"}`"), (status = 400), (status = 403), (status = 404)))]
 pub async fn patch(
     t: Tenant,
     Path(raw): Path<String>,
