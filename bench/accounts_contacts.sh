@@ -101,7 +101,7 @@ halt
 
 measure() { # $1: size, $2: label, rest: wrk args
     local n=$1 label=$2; shift 2
-    local log="$OUT/wrk_${n}_${label// /_}.txt"
+    local log="$OUT/wrk_${n}_${label//[^A-Za-z0-9]/_}.txt"
     wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -H "Authorization: Bearer $TOKEN" "$@" >"$log"
     local extra=""
     grep -q 'Non-2xx' "$log" && extra=" ($(grep 'Non-2xx' "$log" | xargs))"
