@@ -13,7 +13,7 @@ use crm::testkit::TestApp;
 use serde_json::Value;
 
 use crate::tenancy_matrix::{
-    BId, b_ids, bearer_request, body_fields, form_request, json_body, resolve, seed,
+    BId, OpShape, b_ids, bearer_request, form_request, json_body, op_shape, resolve, seed,
 };
 
 /// Error statuses an operation may answer without declaring them (DRF-shaped error bodies).
@@ -215,62 +215,13 @@ async fn openapi_responses_validate_against_document() {
             continue;
         }
         operations += 1;
-        let params: Vec<&Value> = op["parameters"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .chain(item["parameters"].as_array().into_iter().flatten())
-            .filter(|p| p["in"] == "path")
-            .collect();
-        let mut fixed: Vec<(String, Vec<String>)> = Vec::new();
-        let mut id_params: Vec<String> = Vec::new();
-        for p in &params {
-            let name = p["name"].as_str().unwrap().to_string();
-            let schema = resolve(&doc, &p["schema"]);
-            let values: Vec<String> = if let Some(e) = schema["enum"].as_array() {
-                e.iter()
-                    .filter_map(|v| v.as_str().map(String::from))
-                    .collect()
-            } else if schema["format"] != "uuid"
-                && p["description"].as_str().is_some_and(|d| d.contains(" | "))
-            {
-                p["description"]
-                    .as_str()
-                    .unwrap()
-                    .split('|')
-                    .map(|s| s.trim().to_string())
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            if values.is_empty() {
-                id_params.push(name);
-            } else {
-                fixed.push((name, values));
-            }
-        }
-        let mut prefixes = vec![template.clone()];
-        for (name, values) in &fixed {
-            prefixes = prefixes
-                .iter()
-                .flat_map(|t| {
-                    values
-                        .iter()
-                        .map(move |v| t.replace(&format!("{{{name}}}"), v))
-                })
-                .collect();
-        }
-        let content = &op["requestBody"]["content"];
-        let (json_schema, form_schema) = (
-            content.get("application/json"),
-            content
-                .get("multipart/form-data")
-                .or_else(|| content.get("application/x-www-form-urlencoded")),
-        );
-        let fields = json_schema
-            .or(form_schema)
-            .map(|c| body_fields(&doc, &op["requestBody"], &c["schema"]))
-            .unwrap_or_default();
+        let OpShape {
+            id_params,
+            prefixes,
+            fields,
+            json,
+            form_only,
+        } = op_shape(&doc, item, op, template);
         // Every kind of the org's own ids in the path: the right kind is among them.
         let variants: Vec<&BId> = if id_params.is_empty() {
             vec![&kinds[0]]
@@ -291,10 +242,10 @@ async fn openapi_responses_validate_against_document() {
                     .issue_pair(a.user_id, Some(&claims), now_secs() + 1)
                     .access;
                 let auth = format!("Bearer {token}");
-                let req = if json_schema.is_none() && form_schema.is_some() {
+                let req = if form_only {
                     form_request(&method, &path, &auth, &body)
                 } else {
-                    bearer_request(&method, &path, Some(&auth), json_schema.map(|_| &body))
+                    bearer_request(&method, &path, Some(&auth), json.then_some(&body))
                 };
                 let res = app.send(req).await;
                 requests += 1;

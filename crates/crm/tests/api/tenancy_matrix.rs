@@ -207,6 +207,85 @@ fn pick<'a>(name: &str, ids: &'a [BId], fallback: &'a BId) -> &'a str {
         .map(|b| b.id.as_str())
         .unwrap_or(&fallback.id)
 }
+/// What a walk over the document needs of one operation: its id path parameters, the path
+/// with its other (enumerated) parameters filled in, once per value, and its request body's
+/// fields and encoding.
+pub(crate) struct OpShape {
+    pub id_params: Vec<String>,
+    pub prefixes: Vec<String>,
+    pub fields: Vec<(String, Value)>,
+    /// The body is sent as JSON.
+    pub json: bool,
+    /// The body can only be sent as a form.
+    pub form_only: bool,
+}
+
+pub(crate) fn op_shape(doc: &Value, item: &Value, op: &Value, template: &str) -> OpShape {
+    let params: Vec<&Value> = op["parameters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .chain(item["parameters"].as_array().into_iter().flatten())
+        .filter(|p| p["in"] == "path")
+        .collect();
+    // Non-id path parameters with a list of values in their schema or description.
+    let mut fixed: Vec<(String, Vec<String>)> = Vec::new();
+    let mut id_params: Vec<String> = Vec::new();
+    for p in &params {
+        let name = p["name"].as_str().unwrap().to_string();
+        let schema = resolve(doc, &p["schema"]);
+        let values: Vec<String> = if let Some(e) = schema["enum"].as_array() {
+            e.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        } else if schema["format"] != "uuid"
+            && p["description"].as_str().is_some_and(|d| d.contains(" | "))
+        {
+            p["description"]
+                .as_str()
+                .unwrap()
+                .split('|')
+                .map(|s| s.trim().to_string())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if values.is_empty() {
+            id_params.push(name);
+        } else {
+            fixed.push((name, values));
+        }
+    }
+    let mut prefixes = vec![template.to_string()];
+    for (name, values) in &fixed {
+        prefixes = prefixes
+            .iter()
+            .flat_map(|t| {
+                values
+                    .iter()
+                    .map(move |v| t.replace(&format!("{{{name}}}"), v))
+            })
+            .collect();
+    }
+    let content = &op["requestBody"]["content"];
+    let (json_schema, form_schema) = (
+        content.get("application/json"),
+        content
+            .get("multipart/form-data")
+            .or_else(|| content.get("application/x-www-form-urlencoded")),
+    );
+    let fields = json_schema
+        .or(form_schema)
+        .map(|c| body_fields(doc, &op["requestBody"], &c["schema"]))
+        .unwrap_or_default();
+    OpShape {
+        id_params,
+        prefixes,
+        fields,
+        json: json_schema.is_some(),
+        form_only: json_schema.is_none() && form_schema.is_some(),
+    }
+}
 
 /// A JSON body from the request schema, ids of org B in every id-like field.
 pub(crate) fn json_body(fields: &[(String, Value)], ids: &[BId], fallback: &BId) -> Value {
@@ -495,63 +574,13 @@ async fn tenancy_matrix_every_operation_other_org() {
                 _ => continue,
             };
             operations += 1;
-            let params: Vec<&Value> = op["parameters"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .chain(item["parameters"].as_array().into_iter().flatten())
-                .filter(|p| p["in"] == "path")
-                .collect();
-            // Non-id path parameters with a list of values in their schema or description.
-            let mut fixed: Vec<(String, Vec<String>)> = Vec::new();
-            let mut id_params: Vec<String> = Vec::new();
-            for p in &params {
-                let name = p["name"].as_str().unwrap().to_string();
-                let schema = resolve(&doc, &p["schema"]);
-                let values: Vec<String> = if let Some(e) = schema["enum"].as_array() {
-                    e.iter()
-                        .filter_map(|v| v.as_str().map(String::from))
-                        .collect()
-                } else if schema["format"] != "uuid"
-                    && p["description"].as_str().is_some_and(|d| d.contains(" | "))
-                {
-                    p["description"]
-                        .as_str()
-                        .unwrap()
-                        .split('|')
-                        .map(|s| s.trim().to_string())
-                        .collect()
-                } else {
-                    Vec::new()
-                };
-                if values.is_empty() {
-                    id_params.push(name);
-                } else {
-                    fixed.push((name, values));
-                }
-            }
-            let mut prefixes = vec![template.clone()];
-            for (name, values) in &fixed {
-                prefixes = prefixes
-                    .iter()
-                    .flat_map(|t| {
-                        values
-                            .iter()
-                            .map(move |v| t.replace(&format!("{{{name}}}"), v))
-                    })
-                    .collect();
-            }
-            let content = &op["requestBody"]["content"];
-            let (json_schema, form_schema) = (
-                content.get("application/json"),
-                content
-                    .get("multipart/form-data")
-                    .or_else(|| content.get("application/x-www-form-urlencoded")),
-            );
-            let fields = json_schema
-                .or(form_schema)
-                .map(|c| body_fields(&doc, &op["requestBody"], &c["schema"]))
-                .unwrap_or_default();
+            let OpShape {
+                id_params,
+                prefixes,
+                fields,
+                json,
+                form_only,
+            } = op_shape(&doc, item, op, template);
             // Body ids are picked by field name (`pick`); only path ids need every kind.
             let variants: Vec<&BId> = if id_params.is_empty() {
                 vec![&kinds[0]]
@@ -572,11 +601,11 @@ async fn tenancy_matrix_every_operation_other_org() {
                         .issue_pair(a.user_id, Some(&a_claims), now_secs() + 1)
                         .access;
                     let auth = format!("Bearer {token}");
-                    let (req, sent) = if json_schema.is_none() && form_schema.is_some() {
+                    let (req, sent) = if form_only {
                         let req = form_request(&method, &path, &auth, &body);
                         (req, format!("{path} {body}"))
                     } else {
-                        let b = json_schema.map(|_| &body);
+                        let b = json.then_some(&body);
                         (
                             bearer_request(&method, &path, Some(&auth), b),
                             format!("{path} {}", b.map(|v| v.to_string()).unwrap_or_default()),
@@ -600,7 +629,7 @@ async fn tenancy_matrix_every_operation_other_org() {
                             ("expired token", Some(format!("Bearer {expired}"))),
                             ("removed member", Some(format!("Bearer {}", a_gone.access))),
                         ] {
-                            let jb = json_schema.map(|_| &body);
+                            let jb = json.then_some(&body);
                             let res = app
                                 .send(bearer_request(&method, &path, auth.as_deref(), jb))
                                 .await;
