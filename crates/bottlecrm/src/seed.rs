@@ -545,7 +545,8 @@ async fn seed_boards(
     while start <= n {
         let end = (start + 99).min(n);
         let mut tx = begin(pool, ctx.org).await?;
-        sqlx::query(
+        // Boards, memberships and columns; then the columns' cards and their assignees.
+        let statements = [
             "WITH b AS (
                 INSERT INTO board (created_at, updated_at, id, name, description, is_archived, created_by_id, org_id, owner_id, updated_by_id)
                 SELECT now() - make_interval(mins => g), now() - make_interval(mins => g), md5($1 || ':b:' || g)::uuid,
@@ -563,17 +564,8 @@ async fn seed_boards(
                 WHERE p.role = 'owner' OR p.pid <> b.owner_id)
              INSERT INTO board_column (created_at, updated_at, id, name, \"order\", color, \"limit\", board_id, created_by_id, org_id, updated_by_id)
              SELECT now(), now(), md5($1 || ':c:' || b.id || ':' || x.o)::uuid, x.name, x.o, x.color, NULL, b.id, $2, $3, $2
-             FROM b CROSS JOIN (VALUES ('To Do', 0, '#EF4444'), ('In Progress', 1, '#F59E0B'), ('Done', 2, '#10B981')) x(name, o, color)",
-        )
-        .bind(&key)
-        .bind(ctx.admin)
-        .bind(ctx.org)
-        .bind(ctx.profiles)
-        .bind(start as i32)
-        .bind(end as i32)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
+             FROM b CROSS JOIN (VALUES ('To Do', 0, '#EF4444'), ('In Progress', 1, '#F59E0B'), ('Done', 2, '#10B981')) x(name, o, color)
+             WHERE $7::int >= 0",
             "WITH cols AS (
                 SELECT c.id, c.\"order\" AS o, c.board_id FROM board_column c JOIN board b ON b.id = c.board_id
                 WHERE b.org_id = $3 AND b.id IN (SELECT md5($1 || ':b:' || g)::uuid FROM generate_series($5::int, $6::int) g)),
@@ -590,16 +582,19 @@ async fn seed_boards(
                 RETURNING id, \"order\")
              INSERT INTO board_task_assigned_to (boardtask_id, profile_id)
              SELECT t.id, ($4::uuid[])[1 + t.\"order\" % cardinality($4::uuid[])] FROM t WHERE t.\"order\" % 3 = 0",
-        )
-        .bind(&key)
-        .bind(ctx.admin)
-        .bind(ctx.org)
-        .bind(ctx.profiles)
-        .bind(start as i32)
-        .bind(end as i32)
-        .bind(cards as i32)
-        .execute(&mut *tx)
-        .await?;
+        ];
+        for text in statements {
+            sqlx::query(text)
+                .bind(&key)
+                .bind(ctx.admin)
+                .bind(ctx.org)
+                .bind(ctx.profiles)
+                .bind(start as i32)
+                .bind(end as i32)
+                .bind(cards as i32)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         start = end + 1;
     }
