@@ -550,13 +550,16 @@ pub struct Target {
     pub card_column: Option<Uuid>,
 }
 
+/// `(board, name, limit, others, card's column)` of `target_column`.
+type TargetRow = (Uuid, String, Option<i32>, i64, Option<Uuid>);
+
 pub async fn target_column(
     tx: &mut Tx,
     org: Uuid,
     column: Uuid,
     card: Option<Uuid>,
 ) -> Result<Option<Target>, ApiError> {
-    let row: Option<(Uuid, String, Option<i32>, i64, Option<Uuid>)> = sqlx::query_as(
+    let row: Option<TargetRow> = sqlx::query_as(
         "SELECT c.board_id, c.name, c.\"limit\",
                 (SELECT count(*) FROM board_task x WHERE x.column_id = c.id AND x.id IS DISTINCT FROM $3),
                 (SELECT column_id FROM board_task WHERE id = $3)
