@@ -1211,3 +1211,70 @@ async fn card_assignees_links_and_assignment_mail() {
     assert_eq!(res.body["assigned_to"], json!([]));
     assert_eq!(res.body["account"], Value::Null);
 }
+
+/// Upstream fixed bugs, one test each: the frontend's column and card creates (400: `org`
+/// missing), a duplicate column name (500), `assigned_to_ids` on create (500), a non-uuid board
+/// id (500) and the drag-and-drop PATCH (405).
+#[tokio::test]
+async fn upstream_bugs_frontend_creates_without_org_duplicate_column_and_patch_405() {
+    let app = TestApp::new().await;
+    let admin = app.admin("bu-admin@example.com").await;
+    let b = board(&app, &admin, "Bugs").await;
+    let (bid, todo, done) = (id_of(&b), id_of(&b["columns"][0]), id_of(&b["columns"][2]));
+    // upstream_column_create_without_org_400: the frontend's exact body.
+    let res = app
+        .post(
+            &format!("/api/boards/{bid}/columns/"),
+            Some(&admin.access),
+            &json!({"name": "QA", "color": "#6B7280"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+    assert_eq!(res.body["color"], "#6B7280");
+    assert_eq!(res.body["tasks"], json!([]));
+    // upstream_duplicate_column_name_500.
+    let res = app
+        .post(
+            &format!("/api/boards/{bid}/columns/"),
+            Some(&admin.access),
+            &json!({"name": "QA", "color": "#6B7280"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    assert!(res.body["name"][0].as_str().unwrap().contains("QA"));
+    // upstream_card_create_without_org_400 and upstream_assigned_to_ids_on_create_500.
+    let res = app
+        .post(
+            &format!("/api/boards/columns/{todo}/tasks/"),
+            Some(&admin.access),
+            &json!({"title": "T", "description": "", "priority": "medium", "column": todo, "assigned_to_ids": [admin.profile_id]}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+    assert_eq!(res.body["assigned_to"][0]["id"], json!(admin.profile_id));
+    let card = id_of(&res.body);
+    // upstream_patch_card_405: the frontend's drag and drop.
+    let res = app
+        .patch(
+            &format!("/api/boards/tasks/{card}/"),
+            Some(&admin.access),
+            &json!({"column": done, "order": 0}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    assert_eq!(res.body["column"], json!(done));
+    assert_eq!(res.body["order"], 0);
+    // upstream_non_uuid_board_id_500.
+    for path in [
+        "/api/boards/1/",
+        "/api/boards/x/columns/",
+        "/api/boards/tasks/1/",
+        "/api/boards/columns/zz/tasks/",
+    ] {
+        assert_eq!(
+            app.get(path, Some(&admin.access)).await.status,
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
+}
