@@ -48,6 +48,12 @@ pub struct SeedArgs {
     accounts: usize,
     #[arg(long, default_value_t = 20)]
     leads: usize,
+    /// Kanban boards per org (each with To Do / In Progress / Done and its owner as member).
+    #[arg(long, default_value_t = 2)]
+    boards: usize,
+    /// Cards per board, spread over its three columns.
+    #[arg(long, default_value_t = 12)]
+    board_cards: usize,
     /// Random seed: the same seed gives the same data.
     #[arg(long)]
     seed: Option<u64>,
@@ -489,9 +495,17 @@ pub async fn run(pool: &PgPool, args: SeedArgs) -> anyhow::Result<()> {
         ctx.contacts = &contacts;
         ctx.companies = seed_accounts(pool, &mut g, &ctx, args.accounts, batch).await?;
         seed_leads(pool, &mut g, &ctx, args.leads, batch).await?;
+        seed_boards(pool, seed, &ctx, args.boards, args.board_cards).await?;
     }
     // Fresh statistics, so the planner picks the list indexes at once.
-    for table in ["lead", "accounts", "contacts"] {
+    for table in [
+        "lead",
+        "accounts",
+        "contacts",
+        "board",
+        "board_column",
+        "board_task",
+    ] {
         sqlx::query(sqlx::AssertSqlSafe(format!("ANALYZE {table}")))
             .execute(pool)
             .await
@@ -512,6 +526,81 @@ pub async fn run(pool: &PgPool, args: SeedArgs) -> anyhow::Result<()> {
         "log in as {} (password as given with --password)",
         args.email
     );
+    Ok(())
+}
+
+/// Kanban boards, set-wise in PostgreSQL (ids derived from the seed, so the same seed gives the
+/// same rows): `n` boards owned by the org's members in turn, each with its owner's membership
+/// (and one more member), the three default columns and `cards` cards over them with dense
+/// positions, a third of them assigned, some overdue. Boards are written in chunks of 100.
+async fn seed_boards(
+    pool: &PgPool,
+    seed: u64,
+    ctx: &LeadCtx<'_>,
+    n: usize,
+    cards: usize,
+) -> anyhow::Result<()> {
+    let key = format!("{seed}:{}", ctx.org);
+    let mut start = 1usize;
+    while start <= n {
+        let end = (start + 99).min(n);
+        let mut tx = begin(pool, ctx.org).await?;
+        // Boards, memberships and columns; then the columns' cards and their assignees.
+        let statements = [
+            "WITH b AS (
+                INSERT INTO board (created_at, updated_at, id, name, description, is_archived, created_by_id, org_id, owner_id, updated_by_id)
+                SELECT now() - make_interval(mins => g), now() - make_interval(mins => g), md5($1 || ':b:' || g)::uuid,
+                       (ARRAY['Sprint', 'Roadmap', 'Onboarding', 'Support', 'Marketing', 'Hiring'])[1 + g % 6] || ' ' || g,
+                       CASE WHEN g % 2 = 0 THEN 'Board ' || g || ' of the team' END, g % 25 = 0,
+                       $2, $3, ($4::uuid[])[1 + g % cardinality($4::uuid[])], $2
+                FROM generate_series($5::int, $6::int) g
+                RETURNING id, owner_id, name),
+             m AS (
+                INSERT INTO board_member (created_at, updated_at, id, role, board_id, created_by_id, updated_by_id, org_id, profile_id)
+                SELECT now(), now(), md5($1 || ':m:' || b.id || ':' || p.pid)::uuid, p.role, b.id, $2, $2, $3, p.pid
+                FROM b CROSS JOIN LATERAL (
+                    SELECT b.owner_id AS pid, 'owner' AS role
+                    UNION SELECT ($4::uuid[])[1 + abs(hashtext(b.name)) % cardinality($4::uuid[])], 'member') p
+                WHERE p.role = 'owner' OR p.pid <> b.owner_id)
+             INSERT INTO board_column (created_at, updated_at, id, name, \"order\", color, \"limit\", board_id, created_by_id, org_id, updated_by_id)
+             SELECT now(), now(), md5($1 || ':c:' || b.id || ':' || x.o)::uuid, x.name, x.o, x.color, NULL, b.id, $2, $3, $2
+             FROM b CROSS JOIN (VALUES ('To Do', 0, '#EF4444'), ('In Progress', 1, '#F59E0B'), ('Done', 2, '#10B981')) x(name, o, color)
+             WHERE $7::int >= 0",
+            "WITH cols AS (
+                SELECT c.id, c.\"order\" AS o, c.board_id FROM board_column c JOIN board b ON b.id = c.board_id
+                WHERE b.org_id = $3 AND b.id IN (SELECT md5($1 || ':b:' || g)::uuid FROM generate_series($5::int, $6::int) g)),
+             t AS (
+                INSERT INTO board_task (created_at, updated_at, id, title, description, \"order\", priority, due_date, completed_at,
+                                        account_id, column_id, contact_id, created_by_id, opportunity_id, org_id, updated_by_id)
+                SELECT now(), now(), md5($1 || ':t:' || c.id || ':' || k)::uuid,
+                       (ARRAY['Call', 'Write', 'Review', 'Plan', 'Fix', 'Ship'])[1 + k % 6] || ' item ' || (k + 1),
+                       CASE WHEN k % 3 = 0 THEN 'Details of item ' || (k + 1) END, k,
+                       (ARRAY['low', 'medium', 'high', 'urgent'])[1 + k % 4],
+                       CASE WHEN k % 4 = 1 THEN now() + make_interval(days => k % 30 - 10) END,
+                       CASE WHEN c.o = 2 THEN now() END, NULL, c.id, NULL, $2, NULL, $3, $2
+                FROM cols c CROSS JOIN LATERAL generate_series(0, ($7::int + 2 - c.o) / 3 - 1) k
+                RETURNING id, \"order\")
+             INSERT INTO board_task_assigned_to (boardtask_id, profile_id)
+             SELECT t.id, ($4::uuid[])[1 + t.\"order\" % cardinality($4::uuid[])] FROM t WHERE t.\"order\" % 3 = 0",
+        ];
+        for text in statements {
+            sqlx::query(text)
+                .bind(&key)
+                .bind(ctx.admin)
+                .bind(ctx.org)
+                .bind(ctx.profiles)
+                .bind(start as i32)
+                .bind(end as i32)
+                .bind(cards as i32)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        start = end + 1;
+    }
+    if n > 0 {
+        println!("  {n} boards, {cards} cards each");
+    }
     Ok(())
 }
 

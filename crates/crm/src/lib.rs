@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod boards;
 pub mod cache;
 pub mod common;
 pub mod config;
@@ -112,6 +113,7 @@ fn api_routes() -> Router<AppState> {
         .merge(leads::routes())
         .merge(accounts::routes())
         .merge(contacts::routes())
+        .merge(boards::routes())
         .merge(common::comments::routes())
         .merge(common::documents::routes())
 }

@@ -33,6 +33,35 @@ impl Page {
     }
 }
 
+impl Page {
+    /// DRF's `next`/`previous` links of this page of `count` rows: `base` + `path` with the
+    /// request's query string, `limit` and `offset` replaced (`previous` drops a zero offset).
+    pub fn links(
+        &self,
+        base: &str,
+        path: &str,
+        q: &RawQuery,
+        count: i64,
+    ) -> (Option<String>, Option<String>) {
+        let url = |offset: i64| {
+            let mut pairs: Vec<(String, String)> =
+                q.0.iter()
+                    .filter(|(k, _)| k != "limit" && k != "offset")
+                    .cloned()
+                    .collect();
+            pairs.push(("limit".into(), self.limit.to_string()));
+            if offset > 0 {
+                pairs.push(("offset".into(), offset.to_string()));
+            }
+            let query = serde_urlencoded::to_string(&pairs).unwrap_or_default();
+            format!("{base}{path}?{query}")
+        };
+        let next = (self.offset + self.limit < count).then(|| url(self.offset + self.limit));
+        let previous = (self.offset > 0).then(|| url((self.offset - self.limit).max(0)));
+        (next, previous)
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for Page {
     type Rejection = std::convert::Infallible;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {

@@ -4,6 +4,7 @@
 mod accounts;
 mod auth;
 mod auth_security;
+mod boards;
 mod comments;
 mod contacts;
 mod conventions;

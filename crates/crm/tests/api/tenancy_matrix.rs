@@ -403,6 +403,32 @@ pub(crate) async fn seed(app: &TestApp, who: &TestUser, mark: &str) {
     )
     .await;
     assert!(res.status.is_success(), "document: {}", res.text);
+    // Boards: a board (with its default columns), an extra column and a card.
+    let res = app
+        .post(
+            "/api/boards/",
+            Some(&who.access),
+            &json!({"name": format!("{mark} board"), "description": format!("{mark} board desc")}),
+        )
+        .await;
+    assert!(res.status.is_success(), "board: {}", res.text);
+    let col = res.body["columns"][0]["id"].as_str().unwrap().to_string();
+    let res = app
+        .post(
+            &format!("/api/boards/{}/columns/", res.body["id"].as_str().unwrap()),
+            Some(&who.access),
+            &json!({"name": format!("{mark} column")}),
+        )
+        .await;
+    assert!(res.status.is_success(), "board column: {}", res.text);
+    let res = app
+        .post(
+            &format!("/api/boards/columns/{col}/tasks/"),
+            Some(&who.access),
+            &json!({"title": format!("{mark} card"), "assigned_to_ids": [who.profile_id]}),
+        )
+        .await;
+    assert!(res.status.is_success(), "board card: {}", res.text);
     for module in [
         "leads",
         "accounts",
