@@ -16,6 +16,7 @@ pub mod mail;
 pub mod openapi;
 pub mod state;
 pub mod storage;
+pub mod tasks;
 pub mod testkit;
 
 use axum::Router;
@@ -112,6 +113,7 @@ fn api_routes() -> Router<AppState> {
         .merge(leads::routes())
         .merge(accounts::routes())
         .merge(contacts::routes())
+        .merge(tasks::routes())
         .merge(common::comments::routes())
         .merge(common::documents::routes())
 }
