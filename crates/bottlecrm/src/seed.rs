@@ -54,6 +54,8 @@ pub struct SeedArgs {
     /// Cards per board, spread over its three columns.
     #[arg(long, default_value_t = 12)]
     board_cards: usize,
+    #[arg(long, default_value_t = 20)]
+    tasks: usize,
     /// Random seed: the same seed gives the same data.
     #[arg(long)]
     seed: Option<u64>,
@@ -496,12 +498,14 @@ pub async fn run(pool: &PgPool, args: SeedArgs) -> anyhow::Result<()> {
         ctx.companies = seed_accounts(pool, &mut g, &ctx, args.accounts, batch).await?;
         seed_leads(pool, &mut g, &ctx, args.leads, batch).await?;
         seed_boards(pool, seed, &ctx, args.boards, args.board_cards).await?;
+        seed_tasks(pool, &mut g, &ctx, args.tasks, batch).await?;
     }
     // Fresh statistics, so the planner picks the list indexes at once.
     for table in [
         "lead",
         "accounts",
         "contacts",
+        "task",
         "board",
         "board_column",
         "board_task",
@@ -512,7 +516,7 @@ pub async fn run(pool: &PgPool, args: SeedArgs) -> anyhow::Result<()> {
             .ok();
     }
     println!(
-        "Seeding complete! {} org(s), {} users, {} teams, {} tags, {} contacts, {} accounts, {} leads per org. Total time: {:.2} seconds",
+        "Seeding complete! {} org(s), {} users, {} teams, {} tags, {} contacts, {} accounts, {} leads, {} tasks per org. Total time: {:.2} seconds",
         args.orgs,
         args.users_per_org + 1,
         args.teams.min(TEAMS.len()),
@@ -520,6 +524,7 @@ pub async fn run(pool: &PgPool, args: SeedArgs) -> anyhow::Result<()> {
         args.contacts,
         args.accounts,
         args.leads,
+        args.tasks,
         started.elapsed().as_secs_f64()
     );
     println!(
@@ -748,6 +753,87 @@ async fn seed_contacts(
         progress("contacts", done, n, started);
     }
     Ok(all)
+}
+
+const TASK_VERBS: &[&str] = &[
+    "Call",
+    "E-mail",
+    "Send a quote to",
+    "Follow up with",
+    "Schedule a demo for",
+    "Prepare the renewal of",
+    "Review the contract of",
+    "Meet",
+];
+const TASK_STATUSES: &[&str] = &["New", "In Progress", "Completed"];
+const TASK_PRIORITIES: &[&str] = &["Low", "Medium", "High"];
+
+/// Tasks with assignees, teams, tags and a contact: due dates from a month ago to a month ahead
+/// (so the dashboard and the daily reminder have overdue and due-today work), unique titles.
+async fn seed_tasks(
+    pool: &PgPool,
+    g: &mut Gen,
+    c: &LeadCtx<'_>,
+    n: usize,
+    batch: usize,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let today = Utc::now().date_naive();
+    let mut done = 0;
+    while done < n {
+        let k = batch.min(n - done);
+        let (mut ids, mut at, mut title, mut status, mut priority, mut due, mut desc) =
+            (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+        let links = &mut Links::default();
+        let mut contacts = vec![];
+        for i in done..done + k {
+            let id = g.id();
+            links.add(g, c, id, (0.9, 0.3, 0.4));
+            if g.chance(0.4) {
+                contacts.extend(g.some(c.contacts, 1).into_iter().map(|x| (id, x)));
+            }
+            ids.push(id);
+            at.push(g.past());
+            title.push(format!(
+                "{} {} {} #{}",
+                g.pick(TASK_VERBS),
+                g.pick(FIRST),
+                g.pick(LAST),
+                i + 1
+            ));
+            status.push(g.pick(TASK_STATUSES).to_string());
+            priority.push(g.pick(TASK_PRIORITIES).to_string());
+            due.push(
+                g.chance(0.85)
+                    .then(|| today + Duration::days(g.rng.random_range(-30..=30))),
+            );
+            desc.push(g.sentence());
+        }
+        let mut tx = begin(pool, c.org).await?;
+        sqlx::query(
+            "INSERT INTO task (created_at, updated_at, id, title, status, priority, due_date, description,
+                               created_by_id, org_id, updated_by_id)
+             SELECT t.at, t.at, t.id, t.title, t.status, t.priority, t.due, t.d, $1, $2, $1
+             FROM unnest($3::uuid[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::date[], $9::text[])
+                  AS t(id, at, title, status, priority, due, d)",
+        )
+        .bind(c.admin).bind(c.org).bind(&ids).bind(at).bind(title).bind(status).bind(priority)
+        .bind(due).bind(desc)
+        .execute(&mut *tx)
+        .await?;
+        links.insert(&mut tx, "task", "task_id").await?;
+        link(
+            &mut tx,
+            "task_contacts",
+            ("task_id", "contact_id"),
+            &contacts,
+        )
+        .await?;
+        tx.commit().await?;
+        done += k;
+        progress("tasks", done, n, started);
+    }
+    Ok(())
 }
 
 /// Accounts in batches, with assignees, teams, tags and 1-3 linked contacts; the first linked

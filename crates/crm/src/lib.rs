@@ -17,6 +17,7 @@ pub mod mail;
 pub mod openapi;
 pub mod state;
 pub mod storage;
+pub mod tasks;
 pub mod testkit;
 
 use axum::Router;
@@ -114,6 +115,7 @@ fn api_routes() -> Router<AppState> {
         .merge(accounts::routes())
         .merge(contacts::routes())
         .merge(boards::routes())
+        .merge(tasks::routes())
         .merge(common::comments::routes())
         .merge(common::documents::routes())
 }

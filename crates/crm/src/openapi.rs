@@ -102,6 +102,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     add::<crate::accounts::AccountsApi>(&mut doc);
     add::<crate::contacts::ContactsApi>(&mut doc);
     add::<crate::boards::BoardsApi>(&mut doc);
+    add::<crate::tasks::TasksApi>(&mut doc);
     doc
 }
 

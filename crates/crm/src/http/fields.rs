@@ -249,6 +249,28 @@ pub fn parse_decimal(s: &str, max_int: usize) -> Result<String, String> {
     ))
 }
 
+/// A foreign-key field (`account`, `lead`...): absent -> `None`; `null` or `""` -> `Some(None)`
+/// (clear it); a UUID, or an object with an `id` (a list row's nested object sent back) ->
+/// `Some(Some(id))`. Anything else is a field error (DRF's text). The id still has to be checked
+/// in the org (`common::relations::check`).
+pub fn fk(body: &Map<String, Value>, key: &str, errors: &mut FieldErrors) -> Option<Option<Uuid>> {
+    match body.get(key)? {
+        Value::Null => Some(None),
+        Value::String(s) if s.trim().is_empty() => Some(None),
+        v => {
+            let raw = v.get("id").unwrap_or(v);
+            match raw.as_str().map(|s| Uuid::parse_str(s.trim())) {
+                Some(Ok(id)) => Some(Some(id)),
+                _ => {
+                    let shown = raw.as_str().map_or_else(|| raw.to_string(), str::to_string);
+                    errors.add(key, format!("“{shown}” is not a valid UUID."));
+                    None
+                }
+            }
+        }
+    }
+}
+
 /// A relation list: a JSON array of UUID strings (or of objects with an `id`), a JSON-encoded array in a string (form and
 /// multipart bodies), or one UUID. `null` and `""` mean an empty list.
 pub fn id_list(

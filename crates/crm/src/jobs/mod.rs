@@ -68,6 +68,9 @@ pub enum Job {
     AccountEmail { email_id: Uuid },
     /// Deletes expired sessions and reset tokens, old finished jobs and old ledger rows.
     PurgeExpired,
+    /// Daily, per org: e-mails each assignee of an open task due today or overdue, once per
+    /// task and day (`tasks::reminders`).
+    TaskReminders,
     /// Does nothing (after `sleep_ms`), or fails with `fail`: benchmarks and worker checks.
     Noop {
         #[serde(default)]
@@ -88,6 +91,7 @@ impl Job {
             Job::InvitationEmail { .. } => "invitation_email",
             Job::AccountEmail { .. } => "account_email",
             Job::PurgeExpired => "purge_expired",
+            Job::TaskReminders => "task_reminders",
             Job::Noop { .. } => "noop",
         }
     }

@@ -226,6 +226,8 @@ pub struct LeadListResponse {
     pub page_number: Vec<i64>,
     pub open_leads: OpenLeads,
     pub close_leads: CloseLeads,
+    /// The open leads of this page again: the tasks page's lead picker reads `results`.
+    pub results: Vec<LeadObj>,
     /// `[{id, first_name}]` of the org's contacts (newest 1000).
     pub contacts: Vec<Value>,
     /// `[[value, label]]`

@@ -304,6 +304,8 @@ pub async fn list_json(
             'per_page', {limit}, 'page_number', json_build_array({offset} / {limit} + 1),
             'open_leads', json_build_object('leads_count', cnt.o, 'open_leads', ops.rows, 'offset', {open_next}),
             'close_leads', json_build_object('leads_count', cnt.c, 'close_leads', cps.rows, 'offset', {closed_next}),
+            -- The tasks page's lead picker reads `results` (or `leads`): the open leads again.
+            'results', ops.rows,
             'contacts', (SELECT coalesce(json_agg(json_build_object('id', c.id, 'first_name', c.first_name)), '[]')
                          FROM (SELECT id, first_name FROM contacts WHERE org_id = $1 ORDER BY created_at DESC, id LIMIT 1000) c),
             'tags', (SELECT coalesce(json_agg({TAG_OBJ} ORDER BY t.name), '[]')

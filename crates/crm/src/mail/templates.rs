@@ -15,6 +15,7 @@
 //! - `user_removed`: `org_name`, optional `removed_by`
 //! - `invitation`: `link`, `token`, `org_name`, `invited_by`, `role`, `expires_days`
 //! - `account_exists`: nothing (a registration attempt for an address that has an account)
+//! - `task_reminder`: `name`, `due_date`, `overdue` (bool), `url` or `path`
 
 use std::sync::LazyLock;
 
@@ -47,6 +48,10 @@ const SUBJECTS: &[(&str, &str)] = &[
         "{{ invited_by }} invited you to {{ org_name }} on {{ app_name }}",
     ),
     ("account_exists", "Your {{ app_name }} account"),
+    (
+        "task_reminder",
+        "{{ 'Overdue' if overdue else 'Due today' }}: {{ name }}",
+    ),
 ];
 
 macro_rules! bodies {
@@ -66,7 +71,8 @@ const FILES: &[(&str, &str)] = bodies!(
     "account_status",
     "user_removed",
     "invitation",
-    "account_exists"
+    "account_exists",
+    "task_reminder"
 );
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
@@ -166,6 +172,11 @@ pub mod context {
     pub fn user_removed(org_name: &str, removed_by: Option<&str>) -> Value {
         json!({ "org_name": org_name, "removed_by": removed_by })
     }
+
+    /// A task of the recipient's due on `due_date` (`YYYY-MM-DD`), `overdue` when before today.
+    pub fn task_reminder(name: &str, due_date: &str, overdue: bool, path: &str) -> Value {
+        json!({ "name": name, "due_date": due_date, "overdue": overdue, "path": path })
+    }
 }
 
 /// A message people wrote (an account e-mail): `subject` and the HTML `body` are templates over
@@ -252,6 +263,7 @@ pub fn sample_context(name: &str) -> Value {
                    "org_name": "ACME <Ltd>", "invited_by": "ann@example.com", "role": "USER", "expires_days": 7})
         }
         "account_exists" => json!({}),
+        "task_reminder" => context::task_reminder("Call <renewal>", "2026-11-24", true, "/tasks"),
         _ => json!({}),
     }
 }

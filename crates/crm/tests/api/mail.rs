@@ -195,6 +195,28 @@ async fn mail_every_template_renders_with_the_context_its_caller_builds() {
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
     assert_eq!(res.body["invited"], true, "{}", res.text);
 
+    // task_reminder: the daily per-org job, for a task due today assigned to Ann
+    let today = chrono::Utc::now().date_naive().to_string();
+    let res = app
+        .post(
+            "/api/tasks/",
+            Some(&admin.access),
+            &json!({"title": "Call back", "status": "New", "priority": "High", "due_date": today,
+                    "assigned_to": [ann.profile_id]}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    let mut conn = app.db.admin.acquire().await.unwrap();
+    crm::jobs::queue::insert(
+        &mut conn,
+        Some(admin.org_id),
+        &crm::jobs::Job::TaskReminders,
+        None,
+    )
+    .await
+    .unwrap();
+    drop(conn);
+
     run_jobs(&app).await;
     let mails = sent(&app).await;
     let templates: BTreeSet<&str> = mails.iter().map(|m| m.0.as_str()).collect();

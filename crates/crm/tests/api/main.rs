@@ -24,4 +24,5 @@ mod org_users;
 mod orgs;
 mod response_cache;
 mod rls;
+mod tasks;
 mod tenancy_matrix;

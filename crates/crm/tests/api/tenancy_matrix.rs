@@ -429,6 +429,10 @@ pub(crate) async fn seed(app: &TestApp, who: &TestUser, mark: &str) {
         )
         .await;
     assert!(res.status.is_success(), "board card: {}", res.text);
+    let res = app
+        .post("/api/tasks/", Some(&who.access), &json!({"title": format!("{mark} task"), "status": "New", "priority": "High", "due_date": "2026-12-01", "assigned_to": [who.profile_id]}))
+        .await;
+    assert!(res.status.is_success(), "task: {}", res.text);
     for module in [
         "leads",
         "accounts",
