@@ -304,8 +304,7 @@ pub async fn list_json(
             'per_page', {limit}, 'page_number', json_build_array({offset} / {limit} + 1),
             'open_leads', json_build_object('leads_count', cnt.o, 'open_leads', ops.rows, 'offset', {open_next}),
             'close_leads', json_build_object('leads_count', cnt.c, 'close_leads', cps.rows, 'offset', {closed_next}),
-            'contacts', (SELECT coalesce(json_agg(json_build_object('id', c.id, 'first_name', c.first_name)), '[]')
-                         FROM (SELECT id, first_name FROM contacts WHERE org_id = $1 ORDER BY created_at DESC, id LIMIT 1000) c),
+            'contacts', {contacts},
             'tags', (SELECT coalesce(json_agg({TAG_OBJ} ORDER BY t.name), '[]')
                      FROM tags t WHERE t.org_id = $1 AND t.is_active),
             'users', (SELECT coalesce(json_agg(json_build_object('id', p.id, 'user__email', u.email) ORDER BY p.created_at DESC), '[]')
@@ -313,6 +312,7 @@ pub async fn list_json(
          )::text FROM ops, cps, cnt",
         open_next = next("ops.rows", "cnt.o"),
         closed_next = next("cps.rows", "cnt.c"),
+        contacts = crate::contacts::model::lookup_sql("$1", v),
     );
     Ok(sql::scalar(text, sql.binds).fetch_one(&mut **tx).await?)
 }

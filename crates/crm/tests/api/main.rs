@@ -23,4 +23,5 @@ mod org_users;
 mod orgs;
 mod response_cache;
 mod rls;
+mod role_matrix;
 mod tenancy_matrix;
