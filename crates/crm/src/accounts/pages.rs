@@ -249,9 +249,7 @@ pub async fn list_json(t: &mut Tenant, q: &RawQuery, page: Page) -> Result<Strin
             'per_page', {limit}, 'page_number', json_build_array({offset} / {limit} + 1),
             'active_accounts', json_build_object('offset', {open_next}, 'open_accounts', ops.rows,
                                                  'open_accounts_count', cnt.o),
-            'contacts', (SELECT coalesce(json_agg(json_build_object('id', c.id, 'first_name', c.first_name)), '[]')
-                         FROM (SELECT id, first_name FROM contacts WHERE org_id = $1
-                               ORDER BY created_at DESC, id LIMIT 1000) c),
+            'contacts', {contacts_lookup},
             'closed_accounts', json_build_object('offset', {closed_next}, 'close_accounts', cps.rows,
                                                  'close_accounts_count', cnt.c),
             'teams', (SELECT coalesce(json_agg(crm_team_obj(t.id) ORDER BY t.created_at DESC), '[]')
@@ -270,6 +268,7 @@ pub async fn list_json(t: &mut Tenant, q: &RawQuery, page: Page) -> Result<Strin
         op_rows = objects("op"),
         cp_rows = objects("cp"),
         open_next = next("ops.rows", "cnt.o"),
+        contacts_lookup = crate::contacts::model::lookup_sql("$1", &crate::http::list::Viewer::of(t)),
         closed_next = next("cps.rows", "cnt.c"),
         leads = open_leads(&admin, &user, &profile),
     );

@@ -295,7 +295,8 @@ pub struct ApiSettingsList {
 }
 
 #[utoipa::path(get, path = "/api/api-settings/", tag = "api-settings", security(("jwt" = []), ("api_key" = [])),
-    responses((status = 200, body = ApiSettingsList), (status = 403)))]
+    responses((status = 200, body = ApiSettingsList), (status = 403)),
+    extensions(("x-admin-only" = json!(true))))]
 pub async fn list(mut t: Tenant) -> ApiResult<Json<ApiSettingsList>> {
     t.require_admin()?;
     let api_settings = load(&mut t, None).await?;
@@ -330,7 +331,8 @@ pub struct ApiSettingsBody {
 #[utoipa::path(post, path = "/api/api-settings/", tag = "api-settings", security(("jwt" = []), ("api_key" = [])),
     request_body = ApiSettingsBody,
     responses((status = 201, description = "`{\"error\": false, \"message\": \"API key added sucessfully\", \"id\"}`"),
-              (status = 400, description = "`{\"error\": true, \"errors\": {...}}`"), (status = 403), (status = 404)))]
+              (status = 400, description = "`{\"error\": true, \"errors\": {...}}`"), (status = 403), (status = 404)),
+    extensions(("x-admin-only" = json!(true))))]
 pub async fn create(
     mut t: Tenant,
     JsonBody(body): JsonBody,
@@ -371,7 +373,8 @@ async fn find(t: &mut Tenant, raw: &str) -> Result<Uuid, ApiError> {
 
 #[utoipa::path(get, path = "/api/api-settings/{id}/", tag = "api-settings", security(("jwt" = []), ("api_key" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 200, description = "`{\"error\": false, \"domain\": ApiSettingObj}`"), (status = 403), (status = 404)))]
+    responses((status = 200, description = "`{\"error\": false, \"domain\": ApiSettingObj}`"), (status = 403), (status = 404)),
+    extensions(("x-admin-only" = json!(true))))]
 pub async fn detail(mut t: Tenant, Path(raw): Path<String>) -> ApiResult<Json<Value>> {
     t.require_admin()?;
     let id = find(&mut t, &raw).await?;
@@ -425,7 +428,8 @@ async fn update(
 
 #[utoipa::path(put, path = "/api/api-settings/{id}/", tag = "api-settings", security(("jwt" = []), ("api_key" = [])),
     params(("id" = Uuid, Path)), request_body = ApiSettingsBody,
-    responses((status = 200, description = "`{\"error\": false, \"message\": \"API setting Updated sucessfully\"}`"), (status = 400), (status = 403), (status = 404)))]
+    responses((status = 200, description = "`{\"error\": false, \"message\": \"API setting Updated sucessfully\"}`"), (status = 400), (status = 403), (status = 404)),
+    extensions(("x-admin-only" = json!(true))))]
 pub async fn put(
     t: Tenant,
     Path(raw): Path<String>,
@@ -436,7 +440,8 @@ pub async fn put(
 
 #[utoipa::path(patch, path = "/api/api-settings/{id}/", tag = "api-settings", security(("jwt" = []), ("api_key" = [])),
     params(("id" = Uuid, Path)), request_body(content = ApiSettingsBody, description = "`title` and/or `website`"),
-    responses((status = 200, description = "`{\"error\": false, \"message\": \"API setting Updated successfully\"}`"), (status = 400), (status = 403), (status = 404)))]
+    responses((status = 200, description = "`{\"error\": false, \"message\": \"API setting Updated successfully\"}`"), (status = 400), (status = 403), (status = 404)),
+    extensions(("x-admin-only" = json!(true))))]
 pub async fn patch(
     t: Tenant,
     Path(raw): Path<String>,
@@ -447,7 +452,8 @@ pub async fn patch(
 
 #[utoipa::path(delete, path = "/api/api-settings/{id}/", tag = "api-settings", security(("jwt" = []), ("api_key" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = crate::leads::dto::MessageResponse, description = "`{\"error\": false, \"message\": \"API setting deleted sucessfully\"}`"), (status = 403), (status = 404)))]
+    responses((status = 200, body = crate::leads::dto::MessageResponse, description = "`{\"error\": false, \"message\": \"API setting deleted sucessfully\"}`"), (status = 403), (status = 404)),
+    extensions(("x-admin-only" = json!(true))))]
 pub async fn delete(mut t: Tenant, Path(raw): Path<String>) -> ApiResult<Json<Value>> {
     t.require_admin()?;
     let id = find(&mut t, &raw).await?;

@@ -196,7 +196,8 @@ type AuditRow = (
     params(("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query),
            ("event_type" = Option<String>, Query, description = "e.g. LOGIN_SUCCESS, ROLE_CHANGED"),
            ("success" = Option<bool>, Query), ("user" = Option<Uuid>, Query, description = "User id")),
-    responses((status = 200, body = AuditLogResponse), (status = 403)))]
+    responses((status = 200, body = AuditLogResponse), (status = 403)),
+    extensions(("x-admin-only" = json!(true))))]
 pub async fn list(mut t: Tenant, page: Page, q: RawQuery) -> ApiResult<Json<AuditLogResponse>> {
     t.require_admin()?;
     let event_type = q.get("event_type").filter(|s| !s.is_empty());

@@ -255,7 +255,8 @@ pub async fn get_org(mut t: Tenant, Path(id): Path<String>) -> ApiResult<Json<Va
 #[utoipa::path(method(put, patch), path = "/api/org/{id}/", tag = "org", security(("jwt" = []), ("api_key" = [])),
     params(("id" = Uuid, Path)), request_body = OrgName,
     responses((status = 200, description = "`{\"error\": false, \"message\": \"Organization updated successfully\", \"org\": {...}}`"),
-              (status = 400), (status = 403), (status = 404)))]
+              (status = 400), (status = 403), (status = 404)),
+    extensions(("x-admin-only" = json!(true))))]
 pub async fn update_org(
     mut t: Tenant,
     Path(id): Path<String>,
@@ -299,7 +300,8 @@ pub struct ApiKeyRotated {
 #[utoipa::path(post, path = "/api/org/{id}/rotate-api-key/", tag = "org", security(("jwt" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 200, body = ApiKeyRotated, description = "`{\"error\": false, \"message\": \"API key rotated\", \"api_key\": \"<new key>\"}`"),
-              (status = 403), (status = 404)))]
+              (status = 403), (status = 404)),
+    extensions(("x-admin-only" = json!(true))))]
 pub async fn rotate_api_key(
     mut t: Tenant,
     req: super::audit::RequestInfo,
@@ -520,7 +522,8 @@ fn validate_settings(
 
 #[utoipa::path(patch, path = "/api/org/settings/", tag = "org", security(("jwt" = []), ("api_key" = [])),
     request_body = OrgSettingsPatch,
-    responses((status = 200, body = OrgSettings), (status = 400), (status = 403, description = "`{\"error\": \"Only admins can update organization settings\"}`")))]
+    responses((status = 200, body = OrgSettings), (status = 400), (status = 403, description = "`{\"error\": \"Only admins can update organization settings\"}`")),
+    extensions(("x-admin-only" = json!(true))))]
 pub async fn patch_settings(
     State(state): State<AppState>,
     mut t: Tenant,

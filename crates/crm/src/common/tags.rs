@@ -172,7 +172,8 @@ pub struct TagBody {
     request_body = TagBody,
     responses((status = 201, body = TagSaved, description = "`{\"error\": false, \"message\": \"Tag Created Successfully\", \"tag\": TagObj}`"),
               (status = 200, body = TagSaved, description = "An archived tag of that name was reactivated"),
-              (status = 400, description = "`{\"error\": true, \"errors\": {\"name\": [...]}}`"), (status = 403)))]
+              (status = 400, description = "`{\"error\": true, \"errors\": {\"name\": [...]}}`"), (status = 403)),
+    extensions(("x-admin-only" = json!(true))))]
 pub async fn create(
     mut t: Tenant,
     JsonBody(body): JsonBody,
@@ -248,7 +249,8 @@ pub async fn detail(mut t: Tenant, Path(raw): Path<String>) -> ApiResult<Json<Va
 #[utoipa::path(put, path = "/api/tags/{id}/", tag = "tags", security(("jwt" = []), ("api_key" = [])),
     params(("id" = Uuid, Path)), request_body = TagBody,
     responses((status = 200, body = TagSaved, description = "`{\"error\": false, \"message\": \"Tag Updated Successfully\", \"tag\": TagObj}`"),
-              (status = 400), (status = 403), (status = 404)))]
+              (status = 400), (status = 403), (status = 404)),
+    extensions(("x-admin-only" = json!(true))))]
 pub async fn update(
     mut t: Tenant,
     Path(raw): Path<String>,
@@ -308,7 +310,8 @@ async fn set_active(mut t: Tenant, raw: &str, active: bool) -> Result<(Tenant, T
 /// Archives the tag (soft delete): links to records stay, it leaves the default list.
 #[utoipa::path(delete, path = "/api/tags/{id}/", tag = "tags", security(("jwt" = []), ("api_key" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = crate::leads::dto::MessageResponse, description = "`{\"error\": false, \"message\": \"Tag archived successfully\"}`"), (status = 403), (status = 404)))]
+    responses((status = 200, body = crate::leads::dto::MessageResponse, description = "`{\"error\": false, \"message\": \"Tag archived successfully\"}`"), (status = 403), (status = 404)),
+    extensions(("x-admin-only" = json!(true))))]
 pub async fn archive(t: Tenant, Path(raw): Path<String>) -> ApiResult<Json<Value>> {
     require_admin(&t, "Only admins can archive tags")?;
     let (t, _) = set_active(t, &raw, false).await?;
@@ -320,7 +323,8 @@ pub async fn archive(t: Tenant, Path(raw): Path<String>) -> ApiResult<Json<Value
 
 #[utoipa::path(post, path = "/api/tags/{id}/restore/", tag = "tags", security(("jwt" = []), ("api_key" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = TagSaved, description = "`{\"error\": false, \"message\": \"Tag restored successfully\", \"tag\": TagObj}`"), (status = 403), (status = 404)))]
+    responses((status = 200, body = TagSaved, description = "`{\"error\": false, \"message\": \"Tag restored successfully\", \"tag\": TagObj}`"), (status = 403), (status = 404)),
+    extensions(("x-admin-only" = json!(true))))]
 pub async fn restore(t: Tenant, Path(raw): Path<String>) -> ApiResult<Json<Value>> {
     require_admin(&t, "Only admins can restore tags")?;
     let (t, tag) = set_active(t, &raw, true).await?;

@@ -148,7 +148,8 @@ pub struct TeamListResponse {
 #[utoipa::path(get, path = "/api/teams/", tag = "teams", security(("jwt" = []), ("api_key" = [])),
     params(("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query), ("team_name" = Option<String>, Query),
            ("created_by" = Option<Uuid>, Query), ("assigned_users" = Option<String>, Query)),
-    responses((status = 200, body = TeamListResponse), (status = 403)))]
+    responses((status = 200, body = TeamListResponse), (status = 403)),
+    extensions(("x-admin-only" = json!(true))))]
 pub async fn list(mut t: Tenant, page: Page, q: RawQuery) -> ApiResult<Json<TeamListResponse>> {
     require_admin(&t)?;
     let name = q
@@ -340,7 +341,8 @@ pub struct TeamCreated {
 #[utoipa::path(post, path = "/api/teams/", tag = "teams", security(("jwt" = []), ("api_key" = [])),
     request_body = TeamBody,
     responses((status = 200, body = TeamCreated, description = "`{\"error\": false, \"message\": \"Team Created Successfully\", \"id\"}`"),
-              (status = 400, description = "`{\"error\": true, \"errors\": {\"name\": [...]}}`"), (status = 403), (status = 404, description = "A member is not in the org")))]
+              (status = 400, description = "`{\"error\": true, \"errors\": {\"name\": [...]}}`"), (status = 403), (status = 404, description = "A member is not in the org")),
+    extensions(("x-admin-only" = json!(true))))]
 pub async fn create(mut t: Tenant, JsonBody(body): JsonBody) -> ApiResult<Json<Value>> {
     require_admin(&t)?;
     let input = validate(&mut t, &body, false, None).await?;
@@ -378,7 +380,8 @@ async fn find(t: &mut Tenant, raw: &str) -> Result<Uuid, ApiError> {
 }
 
 #[utoipa::path(get, path = "/api/teams/{id}/", tag = "teams", security(("jwt" = []), ("api_key" = [])),
-    params(("id" = Uuid, Path)), responses((status = 200, body = TeamDetail, description = "`{\"team\": TeamObj}`"), (status = 403), (status = 404)))]
+    params(("id" = Uuid, Path)), responses((status = 200, body = TeamDetail, description = "`{\"team\": TeamObj}`"), (status = 403), (status = 404)),
+    extensions(("x-admin-only" = json!(true))))]
 pub async fn detail(mut t: Tenant, Path(raw): Path<String>) -> ApiResult<Json<Value>> {
     require_admin(&t)?;
     let id = find(&mut t, &raw).await?;
@@ -431,7 +434,8 @@ async fn update(
 
 #[utoipa::path(put, path = "/api/teams/{id}/", tag = "teams", security(("jwt" = []), ("api_key" = [])),
     params(("id" = Uuid, Path)), request_body = TeamBody,
-    responses((status = 200, body = crate::leads::dto::MessageResponse, description = "`{\"error\": false, \"message\": \"Team Updated Successfully\"}`"), (status = 400), (status = 403), (status = 404)))]
+    responses((status = 200, body = crate::leads::dto::MessageResponse, description = "`{\"error\": false, \"message\": \"Team Updated Successfully\"}`"), (status = 400), (status = 403), (status = 404)),
+    extensions(("x-admin-only" = json!(true))))]
 pub async fn put(
     t: Tenant,
     Path(raw): Path<String>,
@@ -442,7 +446,8 @@ pub async fn put(
 
 #[utoipa::path(patch, path = "/api/teams/{id}/", tag = "teams", security(("jwt" = []), ("api_key" = [])),
     params(("id" = Uuid, Path)), request_body = TeamBody,
-    responses((status = 200, body = crate::leads::dto::MessageResponse, description = "`{\"error\": false, \"message\": \"Team Updated Successfully\"}`"), (status = 400), (status = 403), (status = 404)))]
+    responses((status = 200, body = crate::leads::dto::MessageResponse, description = "`{\"error\": false, \"message\": \"Team Updated Successfully\"}`"), (status = 400), (status = 403), (status = 404)),
+    extensions(("x-admin-only" = json!(true))))]
 pub async fn patch(
     t: Tenant,
     Path(raw): Path<String>,
@@ -453,7 +458,8 @@ pub async fn patch(
 
 #[utoipa::path(delete, path = "/api/teams/{id}/", tag = "teams", security(("jwt" = []), ("api_key" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = crate::leads::dto::MessageResponse, description = "`{\"error\": false, \"message\": \"Team Deleted Successfully\"}`"), (status = 403), (status = 404)))]
+    responses((status = 200, body = crate::leads::dto::MessageResponse, description = "`{\"error\": false, \"message\": \"Team Deleted Successfully\"}`"), (status = 403), (status = 404)),
+    extensions(("x-admin-only" = json!(true))))]
 pub async fn delete(mut t: Tenant, Path(raw): Path<String>) -> ApiResult<Json<Value>> {
     require_admin(&t)?;
     let id = find(&mut t, &raw).await?;

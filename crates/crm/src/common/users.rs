@@ -103,7 +103,8 @@ fn parse_bool(v: &str) -> Option<bool> {
 #[utoipa::path(get, path = "/api/users/", tag = "users", security(("jwt" = []), ("api_key" = [])),
     params(("limit" = Option<i64>, Query), ("offset" = Option<i64>, Query), ("email" = Option<String>, Query),
            ("role" = Option<String>, Query), ("status" = Option<String>, Query)),
-    responses((status = 200, body = UsersListResponse), (status = 400), (status = 403)))]
+    responses((status = 200, body = UsersListResponse), (status = 400), (status = 403)),
+    extensions(("x-admin-only" = json!(true))))]
 pub async fn list(
     State(state): State<AppState>,
     mut t: Tenant,
@@ -396,7 +397,8 @@ pub struct UserBody {
     request_body = UserBody,
     responses((status = 201, description = "A new address: `{\"error\": false, \"message\": \"User Created Successfully\", \"user_id\", \"profile_id\"}`. An existing account is invited instead: `{\"error\": false, \"invited\": true, \"invitation_id\", \"message\"}` (it joins when its owner accepts)"),
               (status = 400, description = "`{\"error\": true, \"errors\": {\"user_errors\": {...}, \"profile_errors\": {...}, \"address_errors\": [{...}]}}`"),
-              (status = 403)))]
+              (status = 403)),
+    extensions(("x-admin-only" = json!(true))))]
 pub async fn create(
     mut t: Tenant,
     req: RequestInfo,
@@ -952,7 +954,8 @@ pub async fn patch(
 #[utoipa::path(delete, path = "/api/user/{id}/", tag = "users", security(("jwt" = []), ("api_key" = [])),
     params(("id" = Uuid, Path, description = "User id")),
     responses((status = 200, description = "`{\"status\": \"success\"}`"), (status = 400, description = "Last admin"),
-              (status = 403), (status = 404)))]
+              (status = 403), (status = 404)),
+    extensions(("x-admin-only" = json!(true))))]
 pub async fn delete(
     mut t: Tenant,
     req: RequestInfo,
@@ -1004,7 +1007,8 @@ pub struct UserStatus {
     request_body = UserStatus,
     responses((status = 200, body = StatusResponse),
               (status = 400, description = "`{\"error\": true, \"errors\": \"Please enter Valid Status for user\"}` or last admin"),
-              (status = 403), (status = 404)))]
+              (status = 403), (status = 404)),
+    extensions(("x-admin-only" = json!(true))))]
 pub async fn set_status(
     mut t: Tenant,
     req: RequestInfo,

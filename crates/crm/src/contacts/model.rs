@@ -30,6 +30,27 @@ pub const VISIBILITY: Visibility = Visibility {
     teams: "contacts_teams",
 };
 
+/// The `contacts` lookup that list pages embed: the newest 1,000 contacts the caller may see,
+/// as `[{id, first_name}]` (a scalar subquery; `org` is the org's placeholder). A USER's are
+/// gathered from their own links, as their contact list is.
+pub fn lookup_sql(org: &str, v: &crate::http::list::Viewer) -> String {
+    let scope = if v.admin {
+        String::new()
+    } else {
+        // Ids formatted from parsed UUIDs: injection-safe literals.
+        let (user, profile) = (
+            format!("'{}'::uuid", v.user_id),
+            format!("'{}'::uuid", v.profile_id),
+        );
+        format!(" AND id IN ({})", VISIBILITY.ids_sql(org, &user, &profile))
+    };
+    format!(
+        "(SELECT coalesce(json_agg(json_build_object('id', c.id, 'first_name', c.first_name)), '[]')
+          FROM (SELECT id, first_name FROM contacts WHERE org_id = {org}{scope}
+                ORDER BY created_at DESC, id LIMIT 1000) c)"
+    )
+}
+
 pub const LIST: ListSpec = ListSpec {
     alias: "c",
     filters: &[

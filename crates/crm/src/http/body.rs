@@ -57,6 +57,12 @@ pub fn parse(content_type: &str, bytes: &[u8]) -> Result<Map<String, Value>, Api
         };
     }
     if mime == "application/x-www-form-urlencoded" {
+        // serde_urlencoded decodes invalid UTF-8 lossily (U+FFFD): refuse it, as for JSON.
+        if !form_is_utf8(bytes) {
+            return Err(ApiError::bad_request(
+                "Form parse error - the body is not valid UTF-8.",
+            ));
+        }
         let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(bytes)
             .map_err(|e| ApiError::bad_request(format!("Form parse error - {e}")))?;
         let mut map = Map::new();
@@ -70,6 +76,14 @@ pub fn parse(content_type: &str, bytes: &[u8]) -> Result<Map<String, Value>, Api
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
         format!("Unsupported media type \"{content_type}\" in request."),
     ))
+}
+
+/// Whether every key and value of a form body, raw and percent-decoded, is UTF-8.
+fn form_is_utf8(bytes: &[u8]) -> bool {
+    bytes.split(|b| *b == b'&').all(|pair| {
+        pair.split(|b| *b == b'=')
+            .all(|part| percent_encoding::percent_decode(part).decode_utf8().is_ok())
+    })
 }
 
 /// DRF's message for a NUL character (`ProhibitNullCharactersValidator`).

@@ -306,8 +306,7 @@ pub async fn list_json(
             'close_leads', json_build_object('leads_count', cnt.c, 'close_leads', cps.rows, 'offset', {closed_next}),
             -- The tasks page's lead picker reads `results` (or `leads`): the open leads again.
             'results', ops.rows,
-            'contacts', (SELECT coalesce(json_agg(json_build_object('id', c.id, 'first_name', c.first_name)), '[]')
-                         FROM (SELECT id, first_name FROM contacts WHERE org_id = $1 ORDER BY created_at DESC, id LIMIT 1000) c),
+            'contacts', {contacts},
             'tags', (SELECT coalesce(json_agg({TAG_OBJ} ORDER BY t.name), '[]')
                      FROM tags t WHERE t.org_id = $1 AND t.is_active),
             'users', (SELECT coalesce(json_agg(json_build_object('id', p.id, 'user__email', u.email) ORDER BY p.created_at DESC), '[]')
@@ -315,6 +314,7 @@ pub async fn list_json(
          )::text FROM ops, cps, cnt",
         open_next = next("ops.rows", "cnt.o"),
         closed_next = next("cps.rows", "cnt.c"),
+        contacts = crate::contacts::model::lookup_sql("$1", v),
     );
     Ok(sql::scalar(text, sql.binds).fetch_one(&mut **tx).await?)
 }

@@ -1,7 +1,8 @@
 //! Tenancy matrix (issue 11, item 1): every operation of the served OpenAPI document is called
 //! by org A's admin with org B's ids in every path parameter and every id-like body field, and
 //! every operation is also called with no token, a garbage token, an expired token, the token
-//! of a removed member of A and a token whose org claim names org B (a user who is not in B).
+//! of a removed member of A, a token whose org claim names org B (a user who is not in B), and
+//! A's admin's valid token with forged `org` / `X-Org-ID` headers naming org B.
 //! Pass = no 5xx, no byte of org B's data (ids, api key, names and e-mails carrying the marker
 //! `zqxb`) in any response that the request did not itself carry, and org B's rows unchanged
 //! (md5 per table, as the superuser, before and after).
@@ -590,6 +591,8 @@ async fn tenancy_matrix_every_operation_other_org() {
         errors: Vec::new(),
     };
     let mut operations = 0;
+    // 2xx answers to A's admin's requests carrying forged org headers (the token is accepted).
+    let mut forged_served = 0usize;
     // Statuses of A's admin's calls: proves the minted token is accepted (not all 401s).
     let mut statuses: BTreeMap<u16, usize> = BTreeMap::new();
     let started = std::time::Instant::now();
@@ -652,17 +655,44 @@ async fn tenancy_matrix_every_operation_other_org() {
                             .jwt
                             .issue_pair(a.user_id, Some(&b_claims), now_secs() + 1)
                             .access;
-                        for (label, auth) in [
-                            ("no token", None),
-                            ("garbage token", Some("Bearer not.a.jwt".to_string())),
-                            ("token naming org B", Some(format!("Bearer {forged}"))),
-                            ("expired token", Some(format!("Bearer {expired}"))),
-                            ("removed member", Some(format!("Bearer {}", a_gone.access))),
+                        // A's valid token with `org` / `X-Org-ID` headers naming org B: the
+                        // org comes from the token only.
+                        let own = format!(
+                            "Bearer {}",
+                            app.state
+                                .jwt
+                                .issue_pair(a.user_id, Some(&a_claims), now_secs() + 1)
+                                .access
+                        );
+                        let b_org = b.org_id.to_string();
+                        for (label, auth, forged_header) in [
+                            ("no token", None, None),
+                            ("garbage token", Some("Bearer not.a.jwt".to_string()), None),
+                            ("token naming org B", Some(format!("Bearer {forged}")), None),
+                            ("expired token", Some(format!("Bearer {expired}")), None),
+                            (
+                                "removed member",
+                                Some(format!("Bearer {}", a_gone.access)),
+                                None,
+                            ),
+                            ("forged org header", Some(own.clone()), Some("org")),
+                            (
+                                "forged X-Org-ID header",
+                                Some(own.clone()),
+                                Some("x-org-id"),
+                            ),
                         ] {
                             let jb = json.then_some(&body);
-                            let res = app
-                                .send(bearer_request(&method, &path, auth.as_deref(), jb))
-                                .await;
+                            let mut req = if form_only && forged_header.is_some() {
+                                form_request(&method, &path, auth.as_deref().unwrap(), &body)
+                            } else {
+                                bearer_request(&method, &path, auth.as_deref(), jb)
+                            };
+                            if let Some(h) = forged_header {
+                                req.headers_mut()
+                                    .insert(h, b_org.parse().expect("header value"));
+                            }
+                            let res = app.send(req).await;
                             let sent = format!(
                                 "{path} {} {}",
                                 jb.map(|v| v.to_string()).unwrap_or_default(),
@@ -673,6 +703,9 @@ async fn tenancy_matrix_every_operation_other_org() {
                                 }
                             );
                             tally.check(&format!("{what} ({label})"), &sent, &res, &markers);
+                            if forged_header.is_some() && res.status.is_success() {
+                                forged_served += 1;
+                            }
                         }
                     }
                 }
@@ -696,6 +729,11 @@ async fn tenancy_matrix_every_operation_other_org() {
         started.elapsed().as_secs_f64()
     );
     println!("tenancy matrix: statuses of org A's admin's calls: {statuses:?}");
+    println!("tenancy matrix: {forged_served} requests with forged org headers served (2xx)");
+    assert!(
+        forged_served > 10,
+        "requests with forged org headers are served with A's data"
+    );
     let ok = statuses
         .iter()
         .filter(|(s, _)| (200..300).contains(*s))
