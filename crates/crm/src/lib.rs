@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod leads;
 pub mod mail;
 pub mod openapi;
+pub mod opportunities;
 pub mod state;
 pub mod storage;
 pub mod testkit;
@@ -112,6 +113,7 @@ fn api_routes() -> Router<AppState> {
         .merge(leads::routes())
         .merge(accounts::routes())
         .merge(contacts::routes())
+        .merge(opportunities::routes())
         .merge(common::comments::routes())
         .merge(common::documents::routes())
 }
