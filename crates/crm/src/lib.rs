@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod leads;
 pub mod mail;
 pub mod openapi;
+pub mod opportunities;
 pub mod state;
 pub mod storage;
 pub mod tasks;
@@ -116,6 +117,7 @@ fn api_routes() -> Router<AppState> {
         .merge(contacts::routes())
         .merge(boards::routes())
         .merge(tasks::routes())
+        .merge(opportunities::routes())
         .merge(common::comments::routes())
         .merge(common::documents::routes())
 }

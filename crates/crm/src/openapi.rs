@@ -103,6 +103,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     add::<crate::contacts::ContactsApi>(&mut doc);
     add::<crate::boards::BoardsApi>(&mut doc);
     add::<crate::tasks::TasksApi>(&mut doc);
+    add::<crate::opportunities::OpportunitiesApi>(&mut doc);
     doc
 }
 

@@ -317,6 +317,15 @@ pub const OPPORTUNITY_SOURCES: &[(&str, &str)] = &[
     ("OTHER", "OTHER"),
 ];
 
+/// Opportunity types.
+pub const OPPORTUNITY_TYPES: &[(&str, &str)] = &[
+    ("NEW_BUSINESS", "New Business"),
+    ("EXISTING_BUSINESS", "Existing Business"),
+    ("RENEWAL", "Renewal"),
+    ("UPSELL", "Upsell"),
+    ("CROSS_SELL", "Cross-sell"),
+];
+
 /// Case types, priorities and statuses (value = label).
 pub const CASE_TYPES: &[(&str, &str)] = &[
     ("Question", "Question"),

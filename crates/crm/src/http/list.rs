@@ -42,6 +42,8 @@ pub enum Filter {
     Until(&'static str, &'static str),
     /// `key=YYYY-MM-DD` against a date column: `expr op date`.
     Date(&'static str, &'static str, &'static str),
+    /// `key=<decimal>` against a numeric column: `expr op number`.
+    Num(&'static str, &'static str, &'static str),
 }
 
 /// A module's list: table alias (its `id` column is the record id) and its filters.
@@ -78,6 +80,15 @@ fn parse_bool(raw: &str) -> Option<bool> {
         "false" | "0" | "no" | "off" | "f" => Some(false),
         _ => None,
     }
+}
+
+/// `-12`, `3.5`, `.5`: an optional sign, digits, an optional fraction (at most 20 digits).
+fn is_decimal(raw: &str) -> bool {
+    let s = raw.strip_prefix(['-', '+']).unwrap_or(raw);
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    !(int.is_empty() && frac.is_empty())
+        && int.len() + frac.len() <= 20
+        && int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
 }
 
 /// Ids from repeated keys or one comma-separated value; malformed ones are field errors.
@@ -186,6 +197,16 @@ impl ListSpec {
                                 conds.push(format!("{expr} {op} {p}"));
                             }
                             Err(_) => errors.add(key, "Enter a valid date."),
+                        }
+                    }
+                }
+                Filter::Num(key, expr, op) => {
+                    if let Some(s) = text(key) {
+                        if is_decimal(s) {
+                            let p = sql.p(Bind::Text(s.to_string()));
+                            conds.push(format!("{expr} {op} {p}::numeric"));
+                        } else {
+                            errors.add(key, "A valid number is required.");
                         }
                     }
                 }

@@ -17,6 +17,7 @@ mod leads_io;
 mod mail;
 mod migrate;
 mod openapi_responses;
+mod opportunities;
 mod org_audit;
 mod org_dashboard;
 mod org_google;

@@ -434,6 +434,28 @@ pub(crate) async fn seed(app: &TestApp, who: &TestUser, mark: &str) {
         .post("/api/tasks/", Some(&who.access), &json!({"title": format!("{mark} task"), "status": "New", "priority": "High", "due_date": "2026-12-01", "assigned_to": [who.profile_id]}))
         .await;
     assert!(res.status.is_success(), "task: {}", res.text);
+    // Opportunities: one with a product line item, so line-item routes get real ids.
+    let res = app
+        .post(
+            "/api/opportunities/",
+            Some(&who.access),
+            &json!({"name": format!("{mark} deal"), "amount": 10}),
+        )
+        .await;
+    assert!(res.status.is_success(), "opportunity: {}", res.text);
+    let opp = res.body["id"].as_str().unwrap().to_string();
+    let product = Uuid::new_v4();
+    sqlx::query("INSERT INTO product (created_at, updated_at, id, org_id, name, price, is_active) VALUES (now(), now(), $1, $2, $3, 5, true)")
+        .bind(product).bind(who.org_id).bind(format!("{mark} product"))
+        .execute(&app.db.admin).await.unwrap();
+    let res = app
+        .post(
+            &format!("/api/opportunities/{opp}/line-items/"),
+            Some(&who.access),
+            &json!({"product_id": product, "quantity": 2}),
+        )
+        .await;
+    assert!(res.status.is_success(), "line item: {}", res.text);
     for module in [
         "leads",
         "accounts",
