@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod cache;
+pub mod cases;
 pub mod common;
 pub mod config;
 pub mod contacts;
@@ -112,6 +113,7 @@ fn api_routes() -> Router<AppState> {
         .merge(leads::routes())
         .merge(accounts::routes())
         .merge(contacts::routes())
+        .merge(cases::routes())
         .merge(common::comments::routes())
         .merge(common::documents::routes())
 }

@@ -68,6 +68,9 @@ pub enum Job {
     AccountEmail { email_id: Uuid },
     /// Deletes expired sessions and reset tokens, old finished jobs and old ledger rows.
     PurgeExpired,
+    /// The org's cases that just missed an SLA target: each breach e-mails the case's assignees
+    /// once (`cases::sla`).
+    CaseSla,
     /// Does nothing (after `sleep_ms`), or fails with `fail`: benchmarks and worker checks.
     Noop {
         #[serde(default)]
@@ -88,6 +91,7 @@ impl Job {
             Job::InvitationEmail { .. } => "invitation_email",
             Job::AccountEmail { .. } => "account_email",
             Job::PurgeExpired => "purge_expired",
+            Job::CaseSla => "case_sla",
             Job::Noop { .. } => "noop",
         }
     }

@@ -27,12 +27,20 @@ pub struct Schedule {
     pub job: fn() -> Job,
 }
 
-pub const SCHEDULES: &[Schedule] = &[Schedule {
-    name: "purge_expired",
-    cron: "17 3 * * *",
-    per_org: false,
-    job: || Job::PurgeExpired,
-}];
+pub const SCHEDULES: &[Schedule] = &[
+    Schedule {
+        name: "purge_expired",
+        cron: "17 3 * * *",
+        per_org: false,
+        job: || Job::PurgeExpired,
+    },
+    Schedule {
+        name: "case_sla",
+        cron: "*/5 * * * *",
+        per_org: true,
+        job: || Job::CaseSla,
+    },
+];
 
 /// How often workers look for due schedules.
 pub const TICK: Duration = Duration::from_secs(15);

@@ -15,6 +15,8 @@
 //! - `user_removed`: `org_name`, optional `removed_by`
 //! - `invitation`: `link`, `token`, `org_name`, `invited_by`, `role`, `expires_days`
 //! - `account_exists`: nothing (a registration attempt for an address that has an account)
+//! - `sla_breach`: `module`, `name`, `url` or `path`, `breach` ("first response" or
+//!   "resolution"), `due_at` (text)
 
 use std::sync::LazyLock;
 
@@ -47,6 +49,10 @@ const SUBJECTS: &[(&str, &str)] = &[
         "{{ invited_by }} invited you to {{ org_name }} on {{ app_name }}",
     ),
     ("account_exists", "Your {{ app_name }} account"),
+    (
+        "sla_breach",
+        "SLA missed: {{ breach }} of the {{ module|lower }} {{ name }}",
+    ),
 ];
 
 macro_rules! bodies {
@@ -66,7 +72,8 @@ const FILES: &[(&str, &str)] = bodies!(
     "account_status",
     "user_removed",
     "invitation",
-    "account_exists"
+    "account_exists",
+    "sla_breach"
 );
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
@@ -166,6 +173,11 @@ pub mod context {
     pub fn user_removed(org_name: &str, removed_by: Option<&str>) -> Value {
         json!({ "org_name": org_name, "removed_by": removed_by })
     }
+
+    /// `breach` is "first response" or "resolution", `due_at` when it was due (UTC, as text).
+    pub fn sla_breach(module: &str, name: &str, path: &str, breach: &str, due_at: &str) -> Value {
+        json!({ "module": module, "name": name, "path": path, "breach": breach, "due_at": due_at })
+    }
 }
 
 /// A message people wrote (an account e-mail): `subject` and the HTML `body` are templates over
@@ -252,6 +264,13 @@ pub fn sample_context(name: &str) -> Value {
                    "org_name": "ACME <Ltd>", "invited_by": "ann@example.com", "role": "USER", "expires_days": 7})
         }
         "account_exists" => json!({}),
+        "sla_breach" => context::sla_breach(
+            "Case",
+            "Outage <east>",
+            "/cases",
+            "first response",
+            "2026-12-01 10:00 UTC",
+        ),
         _ => json!({}),
     }
 }

@@ -4,6 +4,7 @@
 mod accounts;
 mod auth;
 mod auth_security;
+mod cases;
 mod comments;
 mod contacts;
 mod conventions;
