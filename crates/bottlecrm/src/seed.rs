@@ -56,6 +56,9 @@ pub struct SeedArgs {
     board_cards: usize,
     #[arg(long, default_value_t = 20)]
     tasks: usize,
+    /// Cases per org (with their SLA state and a few solutions).
+    #[arg(long, default_value_t = 10)]
+    cases: usize,
     /// Random seed: the same seed gives the same data.
     #[arg(long)]
     seed: Option<u64>,
@@ -499,6 +502,7 @@ pub async fn run(pool: &PgPool, args: SeedArgs) -> anyhow::Result<()> {
         seed_leads(pool, &mut g, &ctx, args.leads, batch).await?;
         seed_boards(pool, seed, &ctx, args.boards, args.board_cards).await?;
         seed_tasks(pool, &mut g, &ctx, args.tasks, batch).await?;
+        seed_cases(pool, &mut g, &ctx, args.cases, batch).await?;
     }
     // Fresh statistics, so the planner picks the list indexes at once.
     for table in [
@@ -509,6 +513,8 @@ pub async fn run(pool: &PgPool, args: SeedArgs) -> anyhow::Result<()> {
         "board",
         "board_column",
         "board_task",
+        "\"case\"",
+        "solution",
     ] {
         sqlx::query(sqlx::AssertSqlSafe(format!("ANALYZE {table}")))
             .execute(pool)
@@ -516,7 +522,7 @@ pub async fn run(pool: &PgPool, args: SeedArgs) -> anyhow::Result<()> {
             .ok();
     }
     println!(
-        "Seeding complete! {} org(s), {} users, {} teams, {} tags, {} contacts, {} accounts, {} leads, {} tasks per org. Total time: {:.2} seconds",
+        "Seeding complete! {} org(s), {} users, {} teams, {} tags, {} contacts, {} accounts, {} leads, {} tasks, {} cases per org. Total time: {:.2} seconds",
         args.orgs,
         args.users_per_org + 1,
         args.teams.min(TEAMS.len()),
@@ -525,6 +531,7 @@ pub async fn run(pool: &PgPool, args: SeedArgs) -> anyhow::Result<()> {
         args.accounts,
         args.leads,
         args.tasks,
+        args.cases,
         started.elapsed().as_secs_f64()
     );
     println!(
@@ -1118,5 +1125,172 @@ async fn seed_leads(
         done += k;
         progress("leads", done, n, started);
     }
+    Ok(())
+}
+
+const CASE_SUBJECTS: &[&str] = &[
+    "Cannot log in",
+    "Invoice total is wrong",
+    "Printer offline",
+    "Export fails",
+    "Slow dashboard",
+    "Password reset e-mail missing",
+    "Data import stuck",
+    "Wrong currency on quote",
+    "Mobile app crashes",
+    "Integration returns 500",
+];
+const CASE_STATUS_WEIGHTS: &[(&str, u32)] = &[
+    ("New", 20),
+    ("Assigned", 25),
+    ("Pending", 15),
+    ("Closed", 30),
+    ("Rejected", 5),
+    ("Duplicate", 5),
+];
+const CASE_PRIORITY_NAMES: &[&str] = &["Low", "Normal", "High", "Urgent"];
+const CASE_TYPE_NAMES: &[&str] = &["Question", "Incident", "Problem"];
+
+/// Cases in batches with assignees, teams, tags, 0-2 contacts and often an account; SLA targets
+/// by priority, most answered within a few hours, closed ones resolved. Breaches that are already
+/// past at seeding time count as mailed, so the first SLA check does not mail the whole history.
+/// Then a few solutions per org, linked to some cases.
+async fn seed_cases(
+    pool: &PgPool,
+    g: &mut Gen,
+    c: &LeadCtx<'_>,
+    n: usize,
+    batch: usize,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let accounts: Vec<Uuid> = {
+        let mut tx = begin(pool, c.org).await?;
+        let ids = sqlx::query_scalar(
+            "SELECT id FROM accounts WHERE org_id = $1 ORDER BY created_at DESC LIMIT 1000",
+        )
+        .bind(c.org)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        ids
+    };
+    let mut some_cases = Vec::new();
+    let mut done = 0;
+    while done < n {
+        let k = batch.min(n - done);
+        let (mut ids, mut at, mut name, mut status, mut priority, mut kind) =
+            (vec![], vec![], vec![], vec![], vec![], vec![]);
+        let (mut desc, mut account, mut first_h, mut res_h, mut answered, mut resolved) =
+            (vec![], vec![], vec![], vec![], vec![], vec![]);
+        let links = &mut Links::default();
+        let mut contacts = vec![];
+        for i in done..done + k {
+            let id = g.id();
+            let created = g.past();
+            let p = g.pick(CASE_PRIORITY_NAMES);
+            let (fh, rh) = crm::cases::dto::sla_hours(p);
+            let st = g.weighted(CASE_STATUS_WEIGHTS);
+            ids.push(id);
+            at.push(created);
+            name.push(format!("{} #{}", g.pick(CASE_SUBJECTS), i + 1));
+            status.push(st.to_string());
+            priority.push(p.to_string());
+            kind.push(g.pick(CASE_TYPE_NAMES).to_string());
+            desc.push(g.sentence());
+            account.push(match accounts.len() {
+                0 => None,
+                n if g.chance(0.7) => Some(accounts[g.rng.random_range(0..n)]),
+                _ => None,
+            });
+            first_h.push(fh);
+            res_h.push(rh);
+            let answer =
+                created + Duration::minutes(g.rng.random_range(5..(fh as i64 * 90).max(10)));
+            answered.push((g.chance(0.8) && answer < g.now).then_some(answer));
+            let done_at = created + Duration::hours(g.rng.random_range(1..(rh as i64 * 2).max(2)));
+            resolved.push((crm::cases::dto::is_terminal(st) && done_at < g.now).then_some(done_at));
+            links.add(g, c, id, (0.9, 0.4, 0.4));
+            if g.chance(0.5) {
+                let nc = g.rng.random_range(1..=2);
+                contacts.extend(g.some(c.contacts, nc).into_iter().map(|x| (id, x)));
+            }
+            if some_cases.len() < 30 && g.chance(0.05) {
+                some_cases.push(id);
+            }
+        }
+        let mut tx = begin(pool, c.org).await?;
+        sqlx::query(
+            "INSERT INTO \"case\" (created_at, updated_at, id, name, status, priority, case_type, closed_on,
+                                 description, is_active, account_id, created_by_id, org_id, updated_by_id,
+                                 first_response_at, resolved_at, sla_first_response_hours, sla_resolution_hours,
+                                 sla_first_response_breach_notified_at, sla_resolution_breach_notified_at)
+             SELECT t.at, coalesce(t.res, t.at), t.id, t.n, t.st, t.p, t.k, (t.res)::date, t.d, true, t.acc, $1, $2, $1,
+                    t.ans, t.res, t.fh, t.rh,
+                    CASE WHEN now() > t.at + make_interval(hours => t.fh) THEN now() END,
+                    CASE WHEN now() > t.at + make_interval(hours => t.rh) THEN now() END
+             FROM unnest($3::uuid[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
+                         $10::uuid[], $11::int[], $12::int[], $13::timestamptz[], $14::timestamptz[])
+                  AS t(id, at, n, st, p, k, d, acc, fh, rh, ans, res)",
+        )
+        .bind(c.admin).bind(c.org)
+        .bind(&ids).bind(at).bind(name).bind(status).bind(priority).bind(kind).bind(desc)
+        .bind(account).bind(first_h).bind(res_h).bind(answered).bind(resolved)
+        .execute(&mut *tx)
+        .await?;
+        links.insert(&mut tx, "case", "case_id").await?;
+        link(
+            &mut tx,
+            "case_contacts",
+            ("case_id", "contact_id"),
+            &contacts,
+        )
+        .await?;
+        tx.commit().await?;
+        done += k;
+        progress("cases", done, n, started);
+    }
+    if n == 0 {
+        return Ok(());
+    }
+    let mut tx = begin(pool, c.org).await?;
+    for (i, (title, status)) in [
+        ("Resetting a password", "approved"),
+        ("Fixing a stuck import", "approved"),
+        ("Printer troubleshooting", "reviewed"),
+        ("Reading an invoice", "draft"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = g.id();
+        sqlx::query(
+            "INSERT INTO solution (created_at, updated_at, id, title, description, status, is_published,
+                                   created_by_id, org_id, updated_by_id)
+             VALUES (now(), now(), $1, $2, $3, $4, $5, $6, $7, $6)",
+        )
+        .bind(id)
+        .bind(title)
+        .bind(g.sentence())
+        .bind(status)
+        .bind(status == "approved")
+        .bind(c.admin)
+        .bind(c.org)
+        .execute(&mut *tx)
+        .await?;
+        let linked: Vec<(Uuid, Uuid)> = some_cases
+            .iter()
+            .skip(i)
+            .step_by(4)
+            .map(|case| (id, *case))
+            .collect();
+        link(
+            &mut tx,
+            "solution_cases",
+            ("solution_id", "case_id"),
+            &linked,
+        )
+        .await?;
+    }
+    tx.commit().await?;
     Ok(())
 }

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod auth;
 pub mod boards;
 pub mod cache;
+pub mod cases;
 pub mod common;
 pub mod config;
 pub mod contacts;
@@ -118,6 +119,7 @@ fn api_routes() -> Router<AppState> {
         .merge(boards::routes())
         .merge(tasks::routes())
         .merge(opportunities::routes())
+        .merge(cases::routes())
         .merge(common::comments::routes())
         .merge(common::documents::routes())
 }

@@ -104,6 +104,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     add::<crate::boards::BoardsApi>(&mut doc);
     add::<crate::tasks::TasksApi>(&mut doc);
     add::<crate::opportunities::OpportunitiesApi>(&mut doc);
+    add::<crate::cases::CasesApi>(&mut doc);
     doc
 }
 

@@ -209,6 +209,19 @@ impl Target {
         )
     }
 
+    /// A data-modifying CTE (ending with a comma) that runs with every new comment on a record of
+    /// this module, in the comment's INSERT statement (`$2` record, `$6` org): a case's first
+    /// comment by a member is its first response (SLA).
+    pub fn on_comment_sql(&self) -> &'static str {
+        match self.segment {
+            "cases" => {
+                "stamp AS (UPDATE \"case\" SET first_response_at = now()
+                           WHERE id = $2 AND org_id = $6 AND first_response_at IS NULL),"
+            }
+            _ => "",
+        }
+    }
+
     /// The web app's page that shows record `id`, for links in e-mails. The frontend has no
     /// detail pages for these modules: leads, accounts and contacts open the record's drawer
     /// from `?view=<id>` on their list page; opportunities, cases and tasks have only the list;
@@ -344,20 +357,23 @@ async fn insert_comment(
 ) -> Result<CommentObj, ApiError> {
     let ct = target.content_type_id(&mut t.tx).await?;
     let id = Uuid::new_v4();
-    let (now,): (DateTime<Utc>,) = sqlx::query_as(
-        "INSERT INTO comment (created_at, updated_at, id, object_id, comment, commented_on, content_type_id,
-                              created_by_id, updated_by_id, org_id, commented_by_id)
-         VALUES (now(), now(), $1, $2, $3, now(), $4, $5, $5, $6, $7) RETURNING created_at",
-    )
-    .bind(id)
-    .bind(object_id)
-    .bind(text)
-    .bind(ct)
-    .bind(t.user_id)
-    .bind(t.org_id)
-    .bind(t.profile_id)
-    .fetch_one(&mut *t.tx)
-    .await?;
+    let sql = format!(
+        "WITH {hook} ins AS (INSERT INTO comment (created_at, updated_at, id, object_id, comment, commented_on,
+                              content_type_id, created_by_id, updated_by_id, org_id, commented_by_id)
+         VALUES (now(), now(), $1, $2, $3, now(), $4, $5, $5, $6, $7) RETURNING created_at)
+         SELECT created_at FROM ins",
+        hook = target.on_comment_sql(),
+    );
+    let (now,): (DateTime<Utc>,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .bind(object_id)
+        .bind(text)
+        .bind(ct)
+        .bind(t.user_id)
+        .bind(t.org_id)
+        .bind(t.profile_id)
+        .fetch_one(&mut *t.tx)
+        .await?;
     activity::record(t, Action::Comment, target.entity_type, object_id, name).await?;
     notify_mentions(t, target, object_id, name, text, &[]).await?;
     Ok(CommentObj {

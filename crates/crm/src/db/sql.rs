@@ -171,6 +171,20 @@ pub async fn update(
     id: Uuid,
     fields: &[(&'static str, Val)],
 ) -> Result<String, ApiError> {
+    update_with(tx, table, org, user, id, fields, &[]).await
+}
+
+/// `update`, plus assignments written as SQL over the row's current values (constant text such
+/// as `resolved_at = coalesce(resolved_at, now())`, never request data).
+pub async fn update_with(
+    tx: &mut Tx,
+    table: &Table,
+    org: Uuid,
+    user: Uuid,
+    id: Uuid,
+    fields: &[(&'static str, Val)],
+    sets: &[&'static str],
+) -> Result<String, ApiError> {
     let Table {
         name: table,
         returning,
@@ -184,6 +198,10 @@ pub async fn update(
     let mut set = format!("updated_at = now(), updated_by_id = {puser}");
     for (col, v) in fields {
         set.push_str(&format!(", {col} = {}", sql.val(v)));
+    }
+    for s in sets {
+        set.push_str(", ");
+        set.push_str(s);
     }
     let text = format!(
         "UPDATE {table} SET {set} WHERE id = {pid} AND org_id = {porg} RETURNING {returning}"

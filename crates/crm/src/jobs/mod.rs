@@ -71,6 +71,9 @@ pub enum Job {
     /// Daily, per org: e-mails each assignee of an open task due today or overdue, once per
     /// task and day (`tasks::reminders`).
     TaskReminders,
+    /// The org's cases that just missed an SLA target: each breach e-mails the case's assignees
+    /// once (`cases::sla`).
+    CaseSla,
     /// Does nothing (after `sleep_ms`), or fails with `fail`: benchmarks and worker checks.
     Noop {
         #[serde(default)]
@@ -92,6 +95,7 @@ impl Job {
             Job::AccountEmail { .. } => "account_email",
             Job::PurgeExpired => "purge_expired",
             Job::TaskReminders => "task_reminders",
+            Job::CaseSla => "case_sla",
             Job::Noop { .. } => "noop",
         }
     }

@@ -40,6 +40,12 @@ pub const SCHEDULES: &[Schedule] = &[
         per_org: true,
         job: || Job::TaskReminders,
     },
+    Schedule {
+        name: "case_sla",
+        cron: "*/5 * * * *",
+        per_org: true,
+        job: || Job::CaseSla,
+    },
 ];
 
 /// How often workers look for due schedules.

@@ -16,6 +16,8 @@
 //! - `invitation`: `link`, `token`, `org_name`, `invited_by`, `role`, `expires_days`
 //! - `account_exists`: nothing (a registration attempt for an address that has an account)
 //! - `task_reminder`: `name`, `due_date`, `overdue` (bool), `url` or `path`
+//! - `sla_breach`: `module`, `name`, `url` or `path`, `breach` ("first response" or
+//!   "resolution"), `due_at` (text)
 
 use std::sync::LazyLock;
 
@@ -52,6 +54,10 @@ const SUBJECTS: &[(&str, &str)] = &[
         "task_reminder",
         "{{ 'Overdue' if overdue else 'Due today' }}: {{ name }}",
     ),
+    (
+        "sla_breach",
+        "SLA missed: {{ breach }} of the {{ module|lower }} {{ name }}",
+    ),
 ];
 
 macro_rules! bodies {
@@ -72,7 +78,8 @@ const FILES: &[(&str, &str)] = bodies!(
     "user_removed",
     "invitation",
     "account_exists",
-    "task_reminder"
+    "task_reminder",
+    "sla_breach"
 );
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
@@ -177,6 +184,11 @@ pub mod context {
     pub fn task_reminder(name: &str, due_date: &str, overdue: bool, path: &str) -> Value {
         json!({ "name": name, "due_date": due_date, "overdue": overdue, "path": path })
     }
+
+    /// `breach` is "first response" or "resolution", `due_at` when it was due (UTC, as text).
+    pub fn sla_breach(module: &str, name: &str, path: &str, breach: &str, due_at: &str) -> Value {
+        json!({ "module": module, "name": name, "path": path, "breach": breach, "due_at": due_at })
+    }
 }
 
 /// A message people wrote (an account e-mail): `subject` and the HTML `body` are templates over
@@ -264,6 +276,13 @@ pub fn sample_context(name: &str) -> Value {
         }
         "account_exists" => json!({}),
         "task_reminder" => context::task_reminder("Call <renewal>", "2026-11-24", true, "/tasks"),
+        "sla_breach" => context::sla_breach(
+            "Case",
+            "Outage <east>",
+            "/cases",
+            "first response",
+            "2026-12-01 10:00 UTC",
+        ),
         _ => json!({}),
     }
 }

@@ -5,6 +5,7 @@ mod accounts;
 mod auth;
 mod auth_security;
 mod boards;
+mod cases;
 mod comments;
 mod contacts;
 mod conventions;

@@ -484,6 +484,16 @@ pub(crate) async fn seed(app: &TestApp, who: &TestUser, mark: &str) {
         .await;
         assert!(res.status.is_success(), "attachment {module}: {}", res.text);
     }
+    // Cases: a case with its links and a solution linked to it.
+    let res = app
+        .post("/api/cases/", Some(&who.access), &json!({"name": format!("{mark} case"), "status": "New", "priority": "High", "assigned_to": [who.profile_id]}))
+        .await;
+    assert!(res.status.is_success(), "case: {}", res.text);
+    let case = res.body["id"].clone();
+    let res = app
+        .post("/api/cases/solutions/", Some(&who.access), &json!({"title": format!("{mark} solution"), "description": format!("{mark} fix"), "cases": [case]}))
+        .await;
+    assert!(res.status.is_success(), "solution: {}", res.text);
 }
 
 /// A multipart request from a body built by `json_body`: file-like fields get a small PDF,
