@@ -27,6 +27,6 @@ mod org_users;
 mod orgs;
 mod response_cache;
 mod rls;
-mod tasks;
 mod role_matrix;
+mod tasks;
 mod tenancy_matrix;
