@@ -591,9 +591,15 @@ async fn seed_boards(
                        CASE WHEN k % 4 = 1 THEN now() + make_interval(days => k % 30 - 10) END,
                        CASE WHEN c.o = 2 THEN now() END, NULL, c.id, NULL, $2, NULL, $3, $2
                 FROM cols c CROSS JOIN LATERAL generate_series(0, ($7::int + 2 - c.o) / 3 - 1) k
-                RETURNING id, \"order\")
-             INSERT INTO board_task_assigned_to (boardtask_id, profile_id)
-             SELECT t.id, ($4::uuid[])[1 + t.\"order\" % cardinality($4::uuid[])] FROM t WHERE t.\"order\" % 3 = 0",
+                RETURNING id)
+             SELECT count(*) FROM t WHERE $4::uuid[] IS NOT NULL",
+            // A separate statement: the link table's RLS policy looks its card up, and rows
+            // inserted by a CTE are not visible to the rest of the same statement.
+            "INSERT INTO board_task_assigned_to (boardtask_id, profile_id)
+             SELECT t.id, ($4::uuid[])[1 + t.\"order\" % cardinality($4::uuid[])]
+             FROM board_task t JOIN board_column c ON c.id = t.column_id
+             WHERE t.org_id = $3 AND t.\"order\" % 3 = 0 AND t.created_by_id = $2 AND $7::int >= 0
+               AND c.board_id IN (SELECT md5($1 || ':b:' || g)::uuid FROM generate_series($5::int, $6::int) g)",
         ];
         for text in statements {
             sqlx::query(text)
