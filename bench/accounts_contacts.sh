@@ -38,21 +38,8 @@ if [ "$RESEED" = 1 ]; then
     psql "$DATABASE_URL" -qc "VACUUM ANALYZE"
 fi
 
-PID=
-serve() { # $1: RUST_LOG, $2: RESPONSE_CACHE_BYTES
-    RUST_LOG="$1" RESPONSE_CACHE_BYTES="$2" "$BIN" serve --no-worker --no-migrate --bind "127.0.0.1:$PORT" >"$OUT/server.log" 2>&1 &
-    PID=$!
-    for _ in $(seq 50); do curl -fs "$BASE/healthz/" >/dev/null 2>&1 && return; sleep 0.2; done
-    echo "server did not start"; cat "$OUT/server.log"; exit 1
-}
-halt() { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; }
-trap halt EXIT
+source bench/lib.sh
 
-token() {
-    curl -fs "$BASE/api/auth/login/" -H 'Content-Type: application/json' \
-        -d "{\"email\":\"$1\",\"password\":\"benchpass123\"}" |
-        python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'
-}
 # First id of a module's list page.
 first_id() { # $1: module, $2: token
     curl -fs "$BASE/api/$1/" -H "Authorization: Bearer $2" | python3 -c '
@@ -68,25 +55,7 @@ body_of() { # $1: module -> a create body (unique names/e-mails from wrk counter
     esac
 }
 for m in $MODULES; do
-    cat >"$OUT/create_$m.lua" <<EOF
--- Each wrk thread runs its own copy of this script: number them in setup() so two threads never
--- send the same name or e-mail (unique per org: a clash is a 400, not a create).
-local counter = 0
-function setup(thread)
-    counter = counter + 1
-    thread:set("tid", counter)
-end
-local n = 0
-function init(args)
-    n = tid * 100000000 + (os.time() % 10000) * 10000
-end
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-request = function()
-    n = n + 1
-    return wrk.format(nil, nil, nil, string.format('$(body_of "$m")', n))
-end
-EOF
+    create_lua "$OUT/create_$m.lua" "$(body_of "$m")"
 done
 
 first=${SIZES%% *}
@@ -97,28 +66,15 @@ TOKEN=$(token "ac$first@example.com")
     echo "|---|---|"
     for m in $MODULES; do
         id=$(first_id "$m" "$TOKEN")
-        for path in "/api/$m/" "/api/$m/?search=smith" "/api/$m/$id/"; do
-            before=$(grep -c summary "$OUT/server.log" || true)
-            curl -fs -o /dev/null -H "Authorization: Bearer $TOKEN" "$BASE$path"
-            sleep 0.3
-            echo "| GET ${path/$id/{id\}} | $(( $(grep -c summary "$OUT/server.log" || true) - before )) |"
-        done
+        count_statements "/api/$m/" "/api/$m/"
+        count_statements "/api/$m/?search=smith" "/api/$m/?search=smith"
+        count_statements "/api/$m/$id/" "/api/$m/{id}/"
     done
 } | tee "$OUT/queries.md"
 halt
 # COUNT_ONLY=1: statement counts only (any build; e.g. BIN=target/debug/bottlecrm).
 [ "${COUNT_ONLY:-0}" = 1 ] && exit 0
 
-measure() { # $1: size, $2: label, rest: wrk args
-    local n=$1 label=$2; shift 2
-    local log="$OUT/wrk_${n}_${label//[^A-Za-z0-9]/_}.txt"
-    wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -H "Authorization: Bearer $TOKEN" "$@" >"$log"
-    local extra=""
-    grep -q 'Non-2xx' "$log" && extra=" ($(grep 'Non-2xx' "$log" | xargs))"
-    printf '| %s | %s%s | %s | %s | %s |\n' "$n" "$label" "$extra" \
-        "$(awk '/^Requests\/sec/ {print $2}' "$log")" "$(awk '$1 == "50%" {print $2}' "$log")" \
-        "$(awk '$1 == "99%" {print $2}' "$log")" | tee -a "$OUT/results.md"
-}
 echo "| rows in org | request | req/s | p50 | p99 |" | tee "$OUT/results.md"
 echo "|---:|---|---:|---:|---:|" | tee -a "$OUT/results.md"
 for cache in 67108864 0; do

@@ -37,45 +37,14 @@ if [ "$RESEED" = 1 ]; then
     psql "$DATABASE_URL" -qc "VACUUM ANALYZE"
 fi
 
-PID=
-serve() { # $1: RUST_LOG, $2: RESPONSE_CACHE_BYTES
-    RUST_LOG="$1" RESPONSE_CACHE_BYTES="$2" "$BIN" serve --no-worker --no-migrate --bind "127.0.0.1:$PORT" >"$OUT/server.log" 2>&1 &
-    PID=$!
-    for _ in $(seq 50); do curl -fs "$BASE/healthz/" >/dev/null 2>&1 && return; sleep 0.2; done
-    echo "server did not start"; cat "$OUT/server.log"; exit 1
-}
-halt() { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; }
-trap halt EXIT
+source bench/lib.sh
 
-token() {
-    curl -fs "$BASE/api/auth/login/" -H 'Content-Type: application/json' \
-        -d "{\"email\":\"$1\",\"password\":\"benchpass123\"}" |
-        python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'
-}
 first_id() { # $1: token
     curl -fs "$BASE/api/tasks/" -H "Authorization: Bearer $1" |
         python3 -c 'import json, sys; print(json.load(sys.stdin)["tasks"][0]["id"])'
 }
-# The frontend's create body; unique titles per wrk thread (titles are unique per org).
-cat >"$OUT/create_tasks.lua" <<'LUA'
-local counter = 0
-function setup(thread)
-    counter = counter + 1
-    thread:set("tid", counter)
-end
-local n = 0
-function init(args)
-    n = tid * 100000000 + (os.time() % 10000) * 10000
-end
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-request = function()
-    n = n + 1
-    return wrk.format(nil, nil, nil, string.format(
-        '{"title":"Bench task %d","description":null,"status":"New","priority":"Medium","due_date":"2026-12-24",' ..
-        '"assigned_to":[],"contacts":[],"teams":[],"tags":[],"account":null,"opportunity":null,"case":null,"lead":null}', n))
-end
-LUA
+# The frontend's create body (titles are unique per org).
+create_lua "$OUT/create_tasks.lua" '{"title":"Bench task %d","description":null,"status":"New","priority":"Medium","due_date":"2026-12-24","assigned_to":[],"contacts":[],"teams":[],"tags":[],"account":null,"opportunity":null,"case":null,"lead":null}'
 
 first=${SIZES%% *}
 serve "warn,sqlx::query=trace" 67108864
@@ -84,27 +53,14 @@ TOKEN=$(token "tk$first@example.com")
     echo "| request | SQL statements logged by sqlx (+1: the BEGIN + RLS context batch) |"
     echo "|---|---|"
     id=$(first_id "$TOKEN")
-    for path in "/api/tasks/" "/api/tasks/?search=call&status=New" "/api/tasks/$id/"; do
-        before=$(grep -c summary "$OUT/server.log" || true)
-        curl -fs -o /dev/null -H "Authorization: Bearer $TOKEN" "$BASE$path"
-        sleep 0.3
-        echo "| GET ${path/$id/{id\}} | $(( $(grep -c summary "$OUT/server.log" || true) - before )) |"
-    done
+    count_statements "/api/tasks/" "/api/tasks/"
+    count_statements "/api/tasks/?search=call&status=New" "/api/tasks/?search=call&status=New"
+    count_statements "/api/tasks/$id/" "/api/tasks/{id}/"
 } | tee "$OUT/queries.md"
 halt
 # COUNT_ONLY=1: statement counts only (any build; e.g. BIN=target/debug/bottlecrm).
 [ "${COUNT_ONLY:-0}" = 1 ] && exit 0
 
-measure() { # $1: size, $2: label, rest: wrk args
-    local n=$1 label=$2; shift 2
-    local log="$OUT/wrk_${n}_${label//[^A-Za-z0-9]/_}.txt"
-    wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -H "Authorization: Bearer $TOKEN" "$@" >"$log"
-    local extra=""
-    grep -q 'Non-2xx' "$log" && extra=" ($(grep 'Non-2xx' "$log" | xargs))"
-    printf '| %s | %s%s | %s | %s | %s |\n' "$n" "$label" "$extra" \
-        "$(awk '/^Requests\/sec/ {print $2}' "$log")" "$(awk '$1 == "50%" {print $2}' "$log")" \
-        "$(awk '$1 == "99%" {print $2}' "$log")" | tee -a "$OUT/results.md"
-}
 echo "| tasks in org | request | req/s | p50 | p99 |" | tee "$OUT/results.md"
 echo "|---:|---|---:|---:|---:|" | tee -a "$OUT/results.md"
 for cache in 67108864 0; do

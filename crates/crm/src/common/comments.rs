@@ -699,6 +699,25 @@ pub async fn delete_all_for(
     Ok(keys.into_iter().map(|k| k.0).collect())
 }
 
+/// The end of a module's DELETE, once its row, links, comments and attachment rows are gone
+/// (`files`: from `delete_all_for`): records the activity under the record's `name`, commits,
+/// then deletes the stored files.
+pub async fn finish_delete(
+    state: &AppState,
+    mut t: Tenant,
+    target: &Target,
+    id: Uuid,
+    name: &str,
+    files: Vec<String>,
+) -> Result<(), ApiError> {
+    activity::record(&mut t, Action::Delete, target.entity_type, id, name).await?;
+    t.commit().await?;
+    for key in &files {
+        state.storage.delete(key).await;
+    }
+    Ok(())
+}
+
 /// Everything a detail view shows under a record: its comments and attachments (all of them,
 /// up to the page cap).
 pub async fn comments_and_attachments(

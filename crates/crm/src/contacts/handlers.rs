@@ -315,11 +315,7 @@ pub async fn delete(
     }
     let files = comments::delete_all_for(&mut t.tx, t.org_id, &CONTACTS, id).await?;
     let name = model::delete(&mut t.tx, t.org_id, id).await?;
-    activity::record(&mut t, Action::Delete, "Contact", id, &name).await?;
-    t.commit().await?;
-    for key in &files {
-        state.storage.delete(key).await;
-    }
+    comments::finish_delete(&state, t, &CONTACTS, id, &name, files).await?;
     Ok(Json(
         json!({"error": false, "message": "Contact Deleted Successfully."}),
     ))

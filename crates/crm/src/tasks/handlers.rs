@@ -314,11 +314,7 @@ pub async fn delete(
     }
     let files = comments::delete_all_for(&mut t.tx, t.org_id, &TASKS, id).await?;
     let title = model::delete(&mut t.tx, t.org_id, id).await?;
-    activity::record(&mut t, Action::Delete, "Task", id, &title).await?;
-    t.commit().await?;
-    for key in &files {
-        state.storage.delete(key).await;
-    }
+    comments::finish_delete(&state, t, &TASKS, id, &title, files).await?;
     Ok(Json(
         json!({"error": false, "message": "Task deleted Successfully"}),
     ))

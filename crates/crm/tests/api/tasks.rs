@@ -435,7 +435,7 @@ async fn tasks_frontend_edit_resends_everything() {
 /// Upstream: a USER who created a task but is not assigned got 403 on complete/reopen (which
 /// the UI hides), PUT had no permission check at all and let anyone rewrite `created_by`.
 #[tokio::test]
-async fn tasks_user_visibility_and_permissions() {
+async fn tasks_user_visibility_put_is_checked_creator_may_complete_upstream_403_500() {
     let app = TestApp::new().await;
     let admin = app.admin("tu-admin@example.com").await;
     let user = app
