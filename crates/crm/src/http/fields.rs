@@ -305,6 +305,31 @@ pub fn id_list(
     Some(ids)
 }
 
+/// A single id field (a foreign key such as `account`): absent (`None`), `null`/`""` (clear:
+/// `Some(None)`), a UUID, or an object with an `id` (a list row's nested object sent back).
+pub fn id_field(
+    body: &Map<String, Value>,
+    key: &str,
+    errors: &mut FieldErrors,
+) -> Option<Option<Uuid>> {
+    match body.get(key) {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(Value::String(s)) if s.trim().is_empty() => Some(None),
+        Some(v) => {
+            let raw = v.get("id").unwrap_or(v);
+            match raw.as_str().map(|s| Uuid::parse_str(s.trim())) {
+                Some(Ok(id)) => Some(Some(id)),
+                _ => {
+                    let shown = raw.as_str().map_or_else(|| raw.to_string(), str::to_string);
+                    errors.add(key, format!("“{shown}” is not a valid UUID."));
+                    None
+                }
+            }
+        }
+    }
+}
+
 fn type_name(v: &Value) -> &'static str {
     match v {
         Value::Number(_) => "int",

@@ -11,7 +11,7 @@ use crate::common::choices::{OPPORTUNITY_SOURCES, OPPORTUNITY_TYPES, STAGES};
 use crate::common::enums::is_currency;
 use crate::db::sql::Val;
 use crate::error::FieldErrors;
-use crate::http::fields::{self, Kind, id_list};
+use crate::http::fields::{self, Kind, id_field, id_list};
 
 pub fn is_stage(v: &str) -> bool {
     STAGES.iter().any(|(s, _)| *s == v)
@@ -74,30 +74,6 @@ impl OpportunityInput {
             &mut self.contacts,
         ] {
             list.get_or_insert_with(Vec::new);
-        }
-    }
-}
-
-/// A single id field (`account`): absent, `null`/`""` (clear), a uuid, or an object with an `id`.
-pub fn id_field(
-    body: &Map<String, Value>,
-    key: &'static str,
-    errors: &mut FieldErrors,
-) -> Option<Option<Uuid>> {
-    match body.get(key) {
-        None => None,
-        Some(Value::Null) => Some(None),
-        Some(Value::String(s)) if s.trim().is_empty() => Some(None),
-        Some(v) => {
-            let raw = v.get("id").unwrap_or(v);
-            match raw.as_str().map(|s| Uuid::parse_str(s.trim())) {
-                Some(Ok(id)) => Some(Some(id)),
-                _ => {
-                    let shown = raw.as_str().map_or_else(|| raw.to_string(), str::to_string);
-                    errors.add(key, format!("“{shown}” is not a valid UUID."));
-                    None
-                }
-            }
         }
     }
 }
