@@ -59,6 +59,9 @@ pub struct SeedArgs {
     /// Cases per org (with their SLA state and a few solutions).
     #[arg(long, default_value_t = 10)]
     cases: usize,
+    /// Opportunities per org (about a third with 1-3 product line items).
+    #[arg(long, default_value_t = 10)]
+    opportunities: usize,
     /// Random seed: the same seed gives the same data.
     #[arg(long)]
     seed: Option<u64>,
@@ -503,6 +506,7 @@ pub async fn run(pool: &PgPool, args: SeedArgs) -> anyhow::Result<()> {
         seed_boards(pool, seed, &ctx, args.boards, args.board_cards).await?;
         seed_tasks(pool, &mut g, &ctx, args.tasks, batch).await?;
         seed_cases(pool, &mut g, &ctx, args.cases, batch).await?;
+        seed_opportunities(pool, &mut g, &ctx, args.opportunities, batch).await?;
     }
     // Fresh statistics, so the planner picks the list indexes at once.
     for table in [
@@ -515,6 +519,7 @@ pub async fn run(pool: &PgPool, args: SeedArgs) -> anyhow::Result<()> {
         "board_task",
         "\"case\"",
         "solution",
+        "opportunity",
     ] {
         sqlx::query(sqlx::AssertSqlSafe(format!("ANALYZE {table}")))
             .execute(pool)
@@ -522,7 +527,7 @@ pub async fn run(pool: &PgPool, args: SeedArgs) -> anyhow::Result<()> {
             .ok();
     }
     println!(
-        "Seeding complete! {} org(s), {} users, {} teams, {} tags, {} contacts, {} accounts, {} leads, {} tasks, {} cases per org. Total time: {:.2} seconds",
+        "Seeding complete! {} org(s), {} users, {} teams, {} tags, {} contacts, {} accounts, {} leads, {} tasks, {} cases, {} opportunities per org. Total time: {:.2} seconds",
         args.orgs,
         args.users_per_org + 1,
         args.teams.min(TEAMS.len()),
@@ -532,6 +537,7 @@ pub async fn run(pool: &PgPool, args: SeedArgs) -> anyhow::Result<()> {
         args.leads,
         args.tasks,
         args.cases,
+        args.opportunities,
         started.elapsed().as_secs_f64()
     );
     println!(
@@ -1299,4 +1305,234 @@ async fn seed_cases(
     }
     tx.commit().await?;
     Ok(())
+}
+
+const PRODUCTS: &[(&str, i64)] = &[
+    ("Consulting hour", 15000),
+    ("Onboarding package", 250000),
+    ("Annual licence", 1199900),
+    ("Support plan", 49999),
+    ("Training day", 89000),
+];
+const STAGE_MIX: &[(&str, u32)] = &[
+    ("PROSPECTING", 30),
+    ("QUALIFICATION", 20),
+    ("PROPOSAL", 15),
+    ("NEGOTIATION", 10),
+    ("CLOSED_WON", 15),
+    ("CLOSED_LOST", 10),
+];
+const OPP_TYPES: &[&str] = &[
+    "NEW_BUSINESS",
+    "EXISTING_BUSINESS",
+    "RENEWAL",
+    "UPSELL",
+    "CROSS_SELL",
+];
+const OPP_SOURCES: &[&str] = &["CALL", "EMAIL", "PARTNER", "CAMPAIGN", "WEBSITE", "OTHER"];
+
+fn cents(c: i64) -> String {
+    format!("{}.{:02}", c / 100, c % 100)
+}
+
+/// Opportunities in batches, on the org's accounts and contacts, with assignees, teams, tags,
+/// the stage rules (stage-default probability, closed stages closed and stamped) and, for about
+/// a third, 1-3 line items of the org's products whose sum is the amount (CALCULATED). The
+/// totals are integer cents, rounded half away from zero like the API's exact math.
+async fn seed_opportunities(
+    pool: &PgPool,
+    g: &mut Gen,
+    c: &LeadCtx<'_>,
+    n: usize,
+    batch: usize,
+) -> anyhow::Result<()> {
+    if n == 0 {
+        return Ok(());
+    }
+    let started = Instant::now();
+    let mut tx = begin(pool, c.org).await?;
+    let mut products = Vec::new();
+    for (name, price) in PRODUCTS {
+        let id = g.id();
+        sqlx::query(
+            "INSERT INTO product (created_at, updated_at, id, name, price, currency, is_active, created_by_id, org_id)
+             VALUES (now(), now(), $1, $2, $3::numeric, 'USD', true, $4, $5)",
+        )
+        .bind(id)
+        .bind(name)
+        .bind(cents(*price))
+        .bind(c.admin)
+        .bind(c.org)
+        .execute(&mut *tx)
+        .await?;
+        products.push((id, *name, *price));
+    }
+    let accounts: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM accounts WHERE org_id = $1 ORDER BY created_at DESC LIMIT 5000",
+    )
+    .bind(c.org)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let mut done = 0;
+    while done < n {
+        let k = batch.min(n - done);
+        let mut o = OppCols::default();
+        let mut li = LineCols::default();
+        let links = &mut Links::default();
+        let mut contacts = vec![];
+        for i in done..done + k {
+            let id = g.id();
+            let stage = g.weighted(STAGE_MIX);
+            let at = g.past();
+            let closed = stage.starts_with("CLOSED");
+            let mut amount = g.rng.random_range(50_000..50_000_000i64);
+            let mut source = "MANUAL";
+            if g.chance(0.33) {
+                amount = 0;
+                source = "CALCULATED";
+                for order in 0..g.rng.random_range(1..=3) {
+                    let (pid, pname, price) = products[g.rng.random_range(0..products.len())];
+                    let qty = g.rng.random_range(1..=10i64);
+                    let pct = [0i64, 0, 5, 10, 15, 20][g.rng.random_range(0..6)];
+                    let sub = qty * price;
+                    let disc = (sub * pct + 50) / 100;
+                    amount += sub - disc;
+                    li.id.push(g.id());
+                    li.opp.push(id);
+                    li.product.push(pid);
+                    li.name.push(pname.to_string());
+                    li.qty.push(format!("{qty}.00"));
+                    li.price.push(cents(price));
+                    li.dtype
+                        .push(if pct > 0 { "PERCENTAGE" } else { "" }.to_string());
+                    li.dvalue.push(format!("{pct}.00"));
+                    li.damount.push(cents(disc));
+                    li.sub.push(cents(sub));
+                    li.total.push(cents(sub - disc));
+                    li.order.push(order);
+                    li.at.push(at);
+                }
+            }
+            o.id.push(id);
+            o.at.push(at);
+            o.name.push(format!(
+                "{} {} #{}",
+                g.pick(LAST),
+                g.pick(OPP_TYPES).to_lowercase().replace('_', " "),
+                i + 1
+            ));
+            o.account.push(
+                (!accounts.is_empty() && g.chance(0.8))
+                    .then(|| accounts[g.rng.random_range(0..accounts.len())]),
+            );
+            o.stage.push(stage.to_string());
+            o.otype.push(g.pick(OPP_TYPES).to_string());
+            o.currency.push(
+                if g.chance(0.8) {
+                    "USD"
+                } else {
+                    g.pick(CURRENCIES)
+                }
+                .to_string(),
+            );
+            o.amount.push(cents(amount));
+            o.source.push(source.to_string());
+            o.probability
+                .push(crm::opportunities::service::stage_probability(stage));
+            o.closed_on.push(if closed {
+                (at + Duration::days(g.rng.random_range(1..90))).date_naive()
+            } else {
+                g.future_date()
+            });
+            o.closed_by
+                .push(closed.then(|| c.profiles[g.rng.random_range(0..c.profiles.len())]));
+            o.lead_source.push(g.pick(OPP_SOURCES).to_string());
+            o.description.push(g.sentence());
+            links.add(g, c, id, (0.9, 0.4, 0.5));
+            let nc = g.rng.random_range(0..=2);
+            contacts.extend(g.some(c.contacts, nc).into_iter().map(|x| (id, x)));
+        }
+        let mut tx = begin(pool, c.org).await?;
+        sqlx::query(
+            "INSERT INTO opportunity (created_at, updated_at, id, name, account_id, stage, opportunity_type, currency,
+                                      amount, amount_source, probability, closed_on, closed_by_id, lead_source,
+                                      description, is_active, created_by_id, updated_by_id, org_id)
+             SELECT t.at, t.at, t.id, t.name, t.acc, t.stage, t.ty, t.cur, t.amount::numeric, t.src, t.prob,
+                    t.closed_on, t.cb, t.ls, t.d, true, $1, $1, $2
+             FROM unnest($3::uuid[], $4::timestamptz[], $5::text[], $6::uuid[], $7::text[], $8::text[], $9::text[],
+                         $10::text[], $11::text[], $12::int[], $13::date[], $14::uuid[], $15::text[], $16::text[])
+                  AS t(id, at, name, acc, stage, ty, cur, amount, src, prob, closed_on, cb, ls, d)",
+        )
+        .bind(c.admin).bind(c.org)
+        .bind(o.id).bind(o.at).bind(o.name).bind(o.account).bind(o.stage).bind(o.otype).bind(o.currency)
+        .bind(o.amount).bind(o.source).bind(o.probability).bind(o.closed_on).bind(o.closed_by)
+        .bind(o.lead_source).bind(o.description)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO opportunity_line_item (id, created_at, updated_at, created_by_id, updated_by_id, name,
+                    description, quantity, unit_price, discount_type, discount_value, discount_amount, subtotal,
+                    total, \"order\", opportunity_id, product_id, org_id)
+             SELECT t.id, t.at, t.at, $1, $1, t.name, '', t.q::numeric, t.p::numeric, t.dt, t.dv::numeric,
+                    t.da::numeric, t.s::numeric, t.tot::numeric, t.o, t.opp, t.pr, $2
+             FROM unnest($3::uuid[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
+                         $10::text[], $11::text[], $12::text[], $13::int[], $14::uuid[], $15::uuid[])
+                  AS t(id, at, name, q, p, dt, dv, da, s, tot, o, opp, pr)",
+        )
+        .bind(c.admin).bind(c.org)
+        .bind(li.id).bind(li.at).bind(li.name).bind(li.qty).bind(li.price).bind(li.dtype).bind(li.dvalue)
+        .bind(li.damount).bind(li.sub).bind(li.total).bind(li.order).bind(li.opp).bind(li.product)
+        .execute(&mut *tx)
+        .await?;
+        links
+            .insert(&mut tx, "opportunity", "opportunity_id")
+            .await?;
+        link(
+            &mut tx,
+            "opportunity_contacts",
+            ("opportunity_id", "contact_id"),
+            &contacts,
+        )
+        .await?;
+        tx.commit().await?;
+        done += k;
+        progress("opportunities", done, n, started);
+    }
+    Ok(())
+}
+
+#[derive(Default)]
+struct OppCols {
+    id: Vec<Uuid>,
+    at: Vec<DateTime<Utc>>,
+    name: Vec<String>,
+    account: Vec<Option<Uuid>>,
+    stage: Vec<String>,
+    otype: Vec<String>,
+    currency: Vec<String>,
+    amount: Vec<String>,
+    source: Vec<String>,
+    probability: Vec<i32>,
+    closed_on: Vec<NaiveDate>,
+    closed_by: Vec<Option<Uuid>>,
+    lead_source: Vec<String>,
+    description: Vec<String>,
+}
+
+#[derive(Default)]
+struct LineCols {
+    id: Vec<Uuid>,
+    at: Vec<DateTime<Utc>>,
+    opp: Vec<Uuid>,
+    product: Vec<Uuid>,
+    name: Vec<String>,
+    qty: Vec<String>,
+    price: Vec<String>,
+    dtype: Vec<String>,
+    dvalue: Vec<String>,
+    damount: Vec<String>,
+    sub: Vec<String>,
+    total: Vec<String>,
+    order: Vec<i32>,
 }

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::db::sql::Val;
 use crate::error::FieldErrors;
-use crate::http::fields::{self, Kind, fk_id, id_list};
+use crate::http::fields::{self, Kind, fk, id_list};
 
 use super::model::Role;
 
@@ -198,7 +198,7 @@ pub fn card(body: &Map<String, Value>, required: bool, errors: &mut FieldErrors)
             ),
         ),
     }
-    let column = match fk_id(body, "column", errors) {
+    let column = match fk(body, "column", errors) {
         Some(None) => {
             errors.add("column", "This field may not be null.");
             None
@@ -227,9 +227,9 @@ pub fn card(body: &Map<String, Value>, required: bool, errors: &mut FieldErrors)
         order: position(body, errors),
         column,
         due_date,
-        account: fk_id(body, "account", errors),
-        contact: fk_id(body, "contact", errors),
-        opportunity: fk_id(body, "opportunity", errors),
+        account: fk(body, "account", errors),
+        contact: fk(body, "contact", errors),
+        opportunity: fk(body, "opportunity", errors),
         assigned_to,
         completed,
         fields,

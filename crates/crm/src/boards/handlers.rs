@@ -18,7 +18,7 @@ use crate::db::sql::{self, Val};
 use crate::error::{ApiError, ApiResult, FieldErrors};
 use crate::http::base_url;
 use crate::http::body::JsonBody;
-use crate::http::fields::{fk_id, invalid};
+use crate::http::fields::{fk, invalid};
 use crate::http::list::{Viewer, json_bytes};
 use crate::http::pagination::Page;
 use crate::http::parse_id;
@@ -622,7 +622,7 @@ pub async fn add_member(
     } else {
         "profile_id"
     };
-    let mut profile = match fk_id(&body, key, &mut errors) {
+    let mut profile = match fk(&body, key, &mut errors) {
         Some(Some(p)) => Some(vec![p]),
         Some(None) => {
             errors.add("profile", "This field may not be null.");

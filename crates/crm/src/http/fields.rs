@@ -327,31 +327,6 @@ pub fn id_list(
     Some(ids)
 }
 
-/// A single foreign key in a body: absent -> `None`, `null` or `""` -> `Some(None)` (clear it),
-/// a UUID string (or an object with an `id`, as list rows nest it) -> `Some(Some(id))`; anything
-/// else is a field error.
-pub fn fk_id(
-    body: &Map<String, Value>,
-    key: &str,
-    errors: &mut FieldErrors,
-) -> Option<Option<Uuid>> {
-    match body.get(key)? {
-        Value::Null => Some(None),
-        Value::String(s) if s.trim().is_empty() => Some(None),
-        v => {
-            let raw = v.get("id").unwrap_or(v);
-            match raw.as_str().map(|s| Uuid::parse_str(s.trim())) {
-                Some(Ok(id)) => Some(Some(id)),
-                _ => {
-                    let shown = raw.as_str().map_or_else(|| raw.to_string(), str::to_string);
-                    errors.add(key, format!("“{shown}” is not a valid UUID."));
-                    None
-                }
-            }
-        }
-    }
-}
-
 fn type_name(v: &Value) -> &'static str {
     match v {
         Value::Number(_) => "int",

@@ -11,7 +11,7 @@ use crate::common::choices::{OPPORTUNITY_SOURCES, OPPORTUNITY_TYPES, STAGES};
 use crate::common::enums::is_currency;
 use crate::db::sql::Val;
 use crate::error::FieldErrors;
-use crate::http::fields::{self, Kind, id_list};
+use crate::http::fields::{self, Kind, fk, id_list};
 
 pub fn is_stage(v: &str) -> bool {
     STAGES.iter().any(|(s, _)| *s == v)
@@ -78,30 +78,6 @@ impl OpportunityInput {
     }
 }
 
-/// A single id field (`account`): absent, `null`/`""` (clear), a uuid, or an object with an `id`.
-pub fn id_field(
-    body: &Map<String, Value>,
-    key: &'static str,
-    errors: &mut FieldErrors,
-) -> Option<Option<Uuid>> {
-    match body.get(key) {
-        None => None,
-        Some(Value::Null) => Some(None),
-        Some(Value::String(s)) if s.trim().is_empty() => Some(None),
-        Some(v) => {
-            let raw = v.get("id").unwrap_or(v);
-            match raw.as_str().map(|s| Uuid::parse_str(s.trim())) {
-                Some(Ok(id)) => Some(Some(id)),
-                _ => {
-                    let shown = raw.as_str().map_or_else(|| raw.to_string(), str::to_string);
-                    errors.add(key, format!("“{shown}” is not a valid UUID."));
-                    None
-                }
-            }
-        }
-    }
-}
-
 /// Validates a POST/PUT/PATCH body. `name` is required unless `partial`; `stage` may be left
 /// out but not null or blank. Unknown keys (`org`, `created_by`, `amount_source`...) are ignored.
 pub fn validate(
@@ -114,7 +90,7 @@ pub fn validate(
     }
     let input = OpportunityInput {
         fields: fields::validate(body, FIELDS, errors),
-        account: id_field(body, "account", errors),
+        account: fk(body, "account", errors),
         assigned_to: id_list(body, "assigned_to", errors),
         teams: id_list(body, "teams", errors),
         tags: id_list(body, "tags", errors),
@@ -170,8 +146,8 @@ pub fn validate_line_item(body: &Map<String, Value>, errors: &mut FieldErrors) -
     }
     LineItemInput {
         fields,
-        product: id_field(body, "product_id", errors)
-            .or_else(|| id_field(body, "product", &mut FieldErrors::new())),
+        product: fk(body, "product_id", errors)
+            .or_else(|| fk(body, "product", &mut FieldErrors::new())),
     }
 }
 
