@@ -249,6 +249,32 @@ pub fn parse_decimal(s: &str, max_int: usize) -> Result<String, String> {
     ))
 }
 
+/// A single foreign key in a body (`account`...): absent `None`; `null` or `""` clears it
+/// (`Some(None)`); a UUID string or an object with an `id` names it; anything else is an error
+/// on the field.
+pub fn fk_id(
+    body: &Map<String, Value>,
+    key: &str,
+    errors: &mut FieldErrors,
+) -> Option<Option<Uuid>> {
+    match body.get(key) {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(Value::String(s)) if s.trim().is_empty() => Some(None),
+        Some(v) => {
+            let raw = v.get("id").unwrap_or(v);
+            match raw.as_str().map(|s| Uuid::parse_str(s.trim())) {
+                Some(Ok(id)) => Some(Some(id)),
+                _ => {
+                    let shown = raw.as_str().map_or_else(|| raw.to_string(), str::to_string);
+                    errors.add(key, format!("“{shown}” is not a valid UUID."));
+                    None
+                }
+            }
+        }
+    }
+}
+
 /// A relation list: a JSON array of UUID strings (or of objects with an `id`), a JSON-encoded array in a string (form and
 /// multipart bodies), or one UUID. `null` and `""` mean an empty list.
 pub fn id_list(

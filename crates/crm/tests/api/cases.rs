@@ -483,6 +483,33 @@ async fn cases_first_response_is_the_first_comment_posted_by_case_id() {
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     assert_eq!(res.body["cases_obj"]["first_response_at"], first);
     assert_eq!(res.body["comments"].as_array().unwrap().len(), 2);
+    assert_eq!(res.body["comments"][0]["comment"], "Any news?");
+    assert_eq!(
+        res.body["comments"][1]["commented_by"],
+        json!(ann.profile_id)
+    );
+    // The detail renders its attachments in the same statement, with download links.
+    let res = crate::documents::send_multipart(
+        &app,
+        axum::http::Method::POST,
+        &format!("/api/cases/{id}/"),
+        &admin.access,
+        &[],
+        &[("case_attachment", "log.pdf", crate::documents::PDF)],
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    let file = &res.body["attachments"][0];
+    assert_eq!(file["file_name"], "log.pdf");
+    assert_eq!(file["content_type"], "case");
+    let link = file["file_path"].as_str().unwrap();
+    assert!(
+        link.ends_with(&format!(
+            "/api/cases/attachment/{}/download/",
+            file["id"].as_str().unwrap()
+        )),
+        "{link}"
+    );
     // The list rows carry the comments the drawer shows, author included.
     let res = app.get("/api/cases/", Some(&admin.access)).await;
     let c = &res.body["cases"][0];
