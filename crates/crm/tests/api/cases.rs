@@ -254,6 +254,23 @@ async fn cases_create_accepts_the_frontend_traps() {
     assert_eq!(d["cases_obj"]["tags"][0]["id"], json!(archived));
     assert_eq!(d["cases_obj"]["description"], "more");
 
+    // A deactivated assignee the drawer re-sends stays assigned (rejecting it would block every
+    // edit of the case; dropping it would lose it silently).
+    sqlx::query("UPDATE profile SET is_active = false WHERE id = $1")
+        .bind(ann.profile_id)
+        .execute(&app.db.admin)
+        .await
+        .unwrap();
+    let res = app
+        .patch(&format!("/api/cases/{id}/"), Some(&admin.access), &edit)
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    let d = detail(&app, &admin, id).await;
+    assert_eq!(
+        d["cases_obj"]["assigned_to"][0]["id"],
+        json!(ann.profile_id)
+    );
+
     // Another case's name is taken (case-insensitively).
     let other = create(&app, &admin, frontend_body("Other")).await;
     let res = app
