@@ -118,22 +118,7 @@ pub fn validate(body: &Map<String, Value>, required: bool, errors: &mut FieldErr
             *v = Val::Text(None);
         }
     }
-    let account = match body.get("account") {
-        None => None,
-        Some(Value::Null) => Some(None),
-        Some(Value::String(s)) if s.trim().is_empty() => Some(None),
-        Some(v) => {
-            let raw = v.get("id").unwrap_or(v);
-            match raw.as_str().map(|s| Uuid::parse_str(s.trim())) {
-                Some(Ok(id)) => Some(Some(id)),
-                _ => {
-                    let shown = raw.as_str().map_or_else(|| raw.to_string(), str::to_string);
-                    errors.add("account", format!("“{shown}” is not a valid UUID."));
-                    None
-                }
-            }
-        }
-    };
+    let account = fields::fk_id(body, "account", errors);
     CaseInput {
         fields,
         account,

@@ -86,7 +86,8 @@ pub async fn list(
 /// The detail page's JSON (404 outside the org, 403 when the caller may not see it).
 async fn detail_body(state: &AppState, t: &mut Tenant, id: Uuid) -> Result<Value, ApiError> {
     let v = Viewer::of(t);
-    let (visible, body) = model::detail_json(&mut t.tx, &v, id)
+    let base = crate::http::base_url::current(&state.cfg);
+    let (visible, body) = model::detail_json(&mut t.tx, &v, id, &base)
         .await?
         .ok_or_else(ApiError::not_found)?;
     let (true, Some(body)) = (visible, body) else {
@@ -95,10 +96,6 @@ async fn detail_body(state: &AppState, t: &mut Tenant, id: Uuid) -> Result<Value
         ));
     };
     let mut body: Map<String, Value> = serde_json::from_str(&body).map_err(ApiError::internal)?;
-    let (comments, attachments) =
-        comments::comments_and_attachments(state, &mut t.tx, t.org_id, &CASES, id).await?;
-    body.insert("comments".into(), json!(comments));
-    body.insert("attachments".into(), json!(attachments));
     body.insert("status".into(), pairs_json(CASE_STATUSES));
     body.insert("priority".into(), pairs_json(CASE_PRIORITIES));
     body.insert("type_of_case".into(), pairs_json(CASE_TYPES));

@@ -281,14 +281,17 @@ pub async fn current(tx: &mut Tx, v: &Viewer, id: Uuid) -> Result<Option<Current
     ))
 }
 
-/// The detail page as JSON text (without comments, attachments and the static lists): `None`
-/// when the case is not in the org, `Some((false, None))` when the caller may not see it.
+/// The detail page as JSON text (without the static lists), in one statement: `None` when the
+/// case is not in the org, `Some((false, None))` when the caller may not see it. `base` is the
+/// API's base URL (attachment links).
 pub async fn detail_json(
     tx: &mut Tx,
     v: &Viewer,
     id: Uuid,
+    base: &str,
 ) -> Result<Option<(bool, Option<String>)>, ApiError> {
     let vis = VISIBILITY.sql("$3", "$4", "$5");
+    let (comments, attachments) = crate::common::comments::CASES.detail_json_sql("$1", "$2", "$6");
     let text = format!(
         "WITH pg AS MATERIALIZED (SELECT c.*, 1 AS rn, {vis} AS visible FROM \"case\" c
                                   WHERE c.org_id = $1 AND c.id = $2),
@@ -296,6 +299,8 @@ pub async fn detail_json(
          {COMMENTS_CTE}
          SELECT pg.visible, CASE WHEN pg.visible THEN json_build_object(
             'cases_obj', {objects} -> 0,
+            'comments', {comments},
+            'attachments', {attachments},
             'contacts', (SELECT {contacts} FROM pg c LEFT JOIN n_contacts ON n_contacts.id = c.id),
             'comment_permission', $3 OR pg.created_by_id = $4,
             'users_mention', CASE WHEN $3 THEN
@@ -321,6 +326,7 @@ pub async fn detail_json(
         .bind(v.admin)
         .bind(v.user_id)
         .bind(v.profile_id)
+        .bind(base)
         .fetch_optional(&mut **tx)
         .await?;
     Ok(row)

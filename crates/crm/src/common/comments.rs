@@ -222,6 +222,42 @@ impl Target {
         }
     }
 
+    /// The record's comments and attachments (CommentObj and AttachmentObj, newest first, up to
+    /// the page cap) as two JSON-array SQL expressions, for a detail statement that renders
+    /// everything at once (`comments_and_attachments` costs two more statements). `org`, `id`
+    /// and `base` (the API's base URL, `http::base_url::current`) are placeholders.
+    pub fn detail_json_sql(&self, org: &str, id: &str, base: &str) -> (String, String) {
+        let rows = |table: &str| {
+            format!(
+                "(SELECT x.*, ct.model FROM {table} x JOIN django_content_type ct ON ct.id = x.content_type_id
+                  WHERE x.org_id = {org} AND x.object_id = {id} AND ct.app_label = '{app}' AND ct.model = '{model}'
+                  ORDER BY x.created_at DESC, x.id LIMIT {MAX_LIMIT})",
+                app = self.app_label,
+                model = self.model,
+            )
+        };
+        (
+            format!(
+                "(SELECT coalesce(json_agg(json_build_object('id', x.id, 'comment', x.comment,
+                     'commented_on', crm_ts(x.commented_on), 'commented_by', x.commented_by_id,
+                     'content_type', x.model, 'object_id', x.object_id, 'org', x.org_id,
+                     'created_at', crm_ts(x.created_at)) ORDER BY x.created_at DESC, x.id), '[]')
+                  FROM {} x)",
+                rows("comment")
+            ),
+            format!(
+                "(SELECT coalesce(json_agg(json_build_object('id', x.id, 'created_by', x.created_by_id,
+                     'file_name', x.file_name, 'created_at', crm_ts(x.created_at),
+                     'file_path', {base} || '/api/{segment}/attachment/' || x.id || '/download/',
+                     'content_type', x.model, 'object_id', x.object_id, 'org', x.org_id)
+                     ORDER BY x.created_at DESC, x.id), '[]')
+                  FROM {} x)",
+                rows("attachments"),
+                segment = self.segment,
+            ),
+        )
+    }
+
     /// The web app's page that shows record `id`, for links in e-mails. The frontend has no
     /// detail pages for these modules: leads, accounts and contacts open the record's drawer
     /// from `?view=<id>` on their list page; opportunities, cases and tasks have only the list;

@@ -254,6 +254,23 @@ async fn cases_create_accepts_the_frontend_traps() {
     assert_eq!(d["cases_obj"]["tags"][0]["id"], json!(archived));
     assert_eq!(d["cases_obj"]["description"], "more");
 
+    // A deactivated assignee the drawer re-sends stays assigned (rejecting it would block every
+    // edit of the case; dropping it would lose it silently).
+    sqlx::query("UPDATE profile SET is_active = false WHERE id = $1")
+        .bind(ann.profile_id)
+        .execute(&app.db.admin)
+        .await
+        .unwrap();
+    let res = app
+        .patch(&format!("/api/cases/{id}/"), Some(&admin.access), &edit)
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    let d = detail(&app, &admin, id).await;
+    assert_eq!(
+        d["cases_obj"]["assigned_to"][0]["id"],
+        json!(ann.profile_id)
+    );
+
     // Another case's name is taken (case-insensitively).
     let other = create(&app, &admin, frontend_body("Other")).await;
     let res = app
@@ -483,6 +500,33 @@ async fn cases_first_response_is_the_first_comment_posted_by_case_id() {
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     assert_eq!(res.body["cases_obj"]["first_response_at"], first);
     assert_eq!(res.body["comments"].as_array().unwrap().len(), 2);
+    assert_eq!(res.body["comments"][0]["comment"], "Any news?");
+    assert_eq!(
+        res.body["comments"][1]["commented_by"],
+        json!(ann.profile_id)
+    );
+    // The detail renders its attachments in the same statement, with download links.
+    let res = crate::documents::send_multipart(
+        &app,
+        axum::http::Method::POST,
+        &format!("/api/cases/{id}/"),
+        &admin.access,
+        &[],
+        &[("case_attachment", "log.pdf", crate::documents::PDF)],
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    let file = &res.body["attachments"][0];
+    assert_eq!(file["file_name"], "log.pdf");
+    assert_eq!(file["content_type"], "case");
+    let link = file["file_path"].as_str().unwrap();
+    assert!(
+        link.ends_with(&format!(
+            "/api/cases/attachment/{}/download/",
+            file["id"].as_str().unwrap()
+        )),
+        "{link}"
+    );
     // The list rows carry the comments the drawer shows, author included.
     let res = app.get("/api/cases/", Some(&admin.access)).await;
     let c = &res.body["cases"][0];
