@@ -563,7 +563,7 @@ async fn seed_boards(
     while start <= n {
         let end = (start + 99).min(n);
         let mut tx = begin(pool, ctx.org).await?;
-        // Boards, memberships and columns; then the columns' cards and their assignees.
+        // Boards, memberships and columns; the columns' cards; their assignees.
         let statements = [
             "WITH b AS (
                 INSERT INTO board (created_at, updated_at, id, name, description, is_archived, created_by_id, org_id, owner_id, updated_by_id)
@@ -586,25 +586,22 @@ async fn seed_boards(
              WHERE $7::int >= 0",
             "WITH cols AS (
                 SELECT c.id, c.\"order\" AS o, c.board_id FROM board_column c JOIN board b ON b.id = c.board_id
-                WHERE b.org_id = $3 AND b.id IN (SELECT md5($1 || ':b:' || g)::uuid FROM generate_series($5::int, $6::int) g)),
-             t AS (
-                INSERT INTO board_task (created_at, updated_at, id, title, description, \"order\", priority, due_date, completed_at,
-                                        account_id, column_id, contact_id, created_by_id, opportunity_id, org_id, updated_by_id)
-                SELECT now(), now(), md5($1 || ':t:' || c.id || ':' || k)::uuid,
-                       (ARRAY['Call', 'Write', 'Review', 'Plan', 'Fix', 'Ship'])[1 + k % 6] || ' item ' || (k + 1),
-                       CASE WHEN k % 3 = 0 THEN 'Details of item ' || (k + 1) END, k,
-                       (ARRAY['low', 'medium', 'high', 'urgent'])[1 + k % 4],
-                       CASE WHEN k % 4 = 1 THEN now() + make_interval(days => k % 30 - 10) END,
-                       CASE WHEN c.o = 2 THEN now() END, NULL, c.id, NULL, $2, NULL, $3, $2
-                FROM cols c CROSS JOIN LATERAL generate_series(0, ($7::int + 2 - c.o) / 3 - 1) k
-                RETURNING id)
-             SELECT count(*) FROM t WHERE $4::uuid[] IS NOT NULL",
-            // A separate statement: the link table's RLS policy looks its card up, and rows
-            // inserted by a CTE are not visible to the rest of the same statement.
+                WHERE b.org_id = $3 AND b.id IN (SELECT md5($1 || ':b:' || g)::uuid FROM generate_series($5::int, $6::int) g))
+             INSERT INTO board_task (created_at, updated_at, id, title, description, \"order\", priority, due_date, completed_at,
+                                     account_id, column_id, contact_id, created_by_id, opportunity_id, org_id, updated_by_id)
+             SELECT now(), now(), md5($1 || ':t:' || c.id || ':' || k)::uuid,
+                    (ARRAY['Call', 'Write', 'Review', 'Plan', 'Fix', 'Ship'])[1 + k % 6] || ' item ' || (k + 1),
+                    CASE WHEN k % 3 = 0 THEN 'Details of item ' || (k + 1) END, k,
+                    (ARRAY['low', 'medium', 'high', 'urgent'])[1 + k % 4],
+                    CASE WHEN k % 4 = 1 THEN now() + make_interval(days => k % 30 - 10) END,
+                    CASE WHEN c.o = 2 THEN now() END, NULL, c.id, NULL, $2, NULL, $3, $2
+             FROM cols c CROSS JOIN LATERAL generate_series(0, ($7::int + 2 - c.o) / 3 - 1) k",
+            // Apart: the link table's RLS policy must see the cards, which a data-modifying CTE
+            // of the same statement would hide.
             "INSERT INTO board_task_assigned_to (boardtask_id, profile_id)
              SELECT t.id, ($4::uuid[])[1 + t.\"order\" % cardinality($4::uuid[])]
              FROM board_task t JOIN board_column c ON c.id = t.column_id
-             WHERE t.org_id = $3 AND t.\"order\" % 3 = 0 AND t.created_by_id = $2 AND $7::int >= 0
+             WHERE c.org_id = $3 AND t.\"order\" % 3 = 0 AND $7::int >= 0 AND $2::uuid IS NOT NULL
                AND c.board_id IN (SELECT md5($1 || ':b:' || g)::uuid FROM generate_series($5::int, $6::int) g)",
         ];
         for text in statements {

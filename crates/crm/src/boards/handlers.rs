@@ -307,7 +307,15 @@ pub async fn create_column(
         &defaults,
     )
     .await?;
-    model::place(&mut t.tx, Pos::Column, id, a.board, input.order, t.user_id).await?;
+    model::place(
+        &mut t.tx,
+        Pos::Column,
+        id,
+        Some(a.board),
+        input.order,
+        t.user_id,
+    )
+    .await?;
     written(
         t,
         StatusCode::CREATED,
@@ -343,7 +351,15 @@ async fn write_column(
     let cols = quoted(input.fields.clone());
     sql::update(&mut t.tx, &model::COLUMNS, t.org_id, t.user_id, id, &cols).await?;
     if input.order.is_some() {
-        model::place(&mut t.tx, Pos::Column, id, a.board, input.order, t.user_id).await?;
+        model::place(
+            &mut t.tx,
+            Pos::Column,
+            id,
+            Some(a.board),
+            input.order,
+            t.user_id,
+        )
+        .await?;
     }
     written(t, StatusCode::OK, scope, View::Column, None).await
 }
@@ -440,7 +456,7 @@ async fn finish_card(
     a: &Access,
     id: Uuid,
     input: &dto::CardInput,
-    column: Uuid,
+    column: Option<Uuid>,
     moved: bool,
 ) -> Result<(), ApiError> {
     model::set_card_dates(&mut t.tx, id, input.due_date, input.completed).await?;
@@ -505,7 +521,7 @@ pub async fn create_card(
         &defaults,
     )
     .await?;
-    finish_card(&mut t, &a, id, &input, column, true).await?;
+    finish_card(&mut t, &a, id, &input, Some(column), true).await?;
     written(t, StatusCode::CREATED, Scope::Card(id), View::Card, None).await
 }
 
@@ -526,7 +542,9 @@ async fn write_card(mut t: Tenant, raw_id: &str, body: Map<String, Value>) -> Ap
     let id = scope.id();
     let mut errors = FieldErrors::new();
     let mut input = dto::card(&body, false, &mut errors);
-    let mut column = a.column.unwrap_or_default();
+    // Where the card goes: `None` keeps its column (as the move statement reads it, after the
+    // lock: a concurrent move may have changed it since `lock` read it).
+    let mut column = None;
     if let Some(target_id) = input.column {
         match model::target_column(&mut t.tx, t.org_id, target_id, Some(id)).await? {
             None => errors.add(
@@ -540,8 +558,8 @@ async fn write_card(mut t: Tenant, raw_id: &str, body: Map<String, Value>) -> Ap
             Some(target) => {
                 if target.card_column != Some(target_id) {
                     wip_error(&target, &mut errors);
+                    column = Some(target_id);
                 }
-                column = target_id;
             }
         }
     }
@@ -556,7 +574,8 @@ async fn write_card(mut t: Tenant, raw_id: &str, body: Map<String, Value>) -> Ap
         &input.columns(),
     )
     .await?;
-    let moved = input.column.is_some() || input.order.is_some();
+    // Re-sending the card's own column without an `order` (an edit form) does not move it.
+    let moved = input.order.is_some() || column.is_some();
     finish_card(&mut t, &a, id, &input, column, moved).await?;
     written(t, StatusCode::OK, scope, View::Card, None).await
 }

@@ -439,26 +439,26 @@ impl Pos {
 }
 
 /// Puts row `id` at position `pos` (None or past the end: last) under `parent` (for a card, its
-/// new or current column), renumbering its old and new siblings 0..n-1, in one statement.
-/// The caller holds the board's lock.
+/// new column; None: where it is now, as read by this statement), renumbering its old and new
+/// siblings 0..n-1, in one statement. The caller holds the board's lock.
 pub async fn place(
     tx: &mut Tx,
     what: Pos,
     id: Uuid,
-    parent: Uuid,
+    parent: Option<Uuid>,
     pos: Option<i32>,
     user: Uuid,
 ) -> Result<(), ApiError> {
     let (table, parent_col) = what.table_parent();
     let text = format!(
-        "WITH me AS (SELECT {parent_col} AS old FROM {table} WHERE id = $1),
+        "WITH me AS (SELECT {parent_col} AS old, coalesce($2::uuid, {parent_col}) AS dst FROM {table} WHERE id = $1),
               others AS (SELECT x.id, x.{parent_col} AS parent,
                                 row_number() OVER (PARTITION BY x.{parent_col} ORDER BY x.\"order\", x.created_at, x.id) - 1 AS pos
-                         FROM {table} x WHERE x.{parent_col} IN ($2, (SELECT old FROM me)) AND x.id <> $1),
-              tgt AS (SELECT least($3::bigint, (SELECT count(*) FROM others WHERE parent = $2)) AS pos),
-              placed AS (SELECT o.id, o.parent, CASE WHEN o.parent = $2 AND o.pos >= tgt.pos THEN o.pos + 1 ELSE o.pos END AS pos
+                         FROM {table} x, me WHERE x.{parent_col} IN (me.dst, me.old) AND x.id <> $1),
+              tgt AS (SELECT me.dst, least($3::bigint, (SELECT count(*) FROM others WHERE parent = me.dst)) AS pos FROM me),
+              placed AS (SELECT o.id, o.parent, CASE WHEN o.parent = tgt.dst AND o.pos >= tgt.pos THEN o.pos + 1 ELSE o.pos END AS pos
                          FROM others o, tgt
-                         UNION ALL SELECT $1, $2, tgt.pos FROM tgt)
+                         UNION ALL SELECT $1, tgt.dst, tgt.pos FROM tgt)
          UPDATE {table} x SET \"order\" = p.pos, {parent_col} = p.parent,
                 updated_at = CASE WHEN x.id = $1 THEN now() ELSE x.updated_at END,
                 updated_by_id = CASE WHEN x.id = $1 THEN $4 ELSE x.updated_by_id END

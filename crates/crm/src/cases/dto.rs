@@ -118,7 +118,7 @@ pub fn validate(body: &Map<String, Value>, required: bool, errors: &mut FieldErr
             *v = Val::Text(None);
         }
     }
-    let account = fields::fk_id(body, "account", errors);
+    let account = fields::fk(body, "account", errors);
     CaseInput {
         fields,
         account,

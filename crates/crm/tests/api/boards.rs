@@ -437,6 +437,15 @@ async fn moves_renumber_the_old_and_new_columns() {
         )
         .await;
     assert_eq!(res.status, StatusCode::OK);
+    // An edit that re-sends the card's own column keeps its place.
+    let res = app
+        .patch(
+            &format!("/api/boards/tasks/{}/", ids[0]),
+            Some(&admin.access),
+            &json!({"column": doing, "title": "a"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK);
     let l = layout(&app, &admin, bid).await;
     assert_eq!(l[0].1, ["d", "e"]);
     assert_eq!(l[1].1, ["top", "b", "x", "a", "c"]);
@@ -519,13 +528,15 @@ async fn concurrent_moves_keep_positions_dense() {
         let (app, token) = (&app, admin.access.clone());
         let target = if i % 3 == 0 { left } else { right };
         let order = (i * 7 % 5) as i64;
+        // Some only reorder within the card's column, wherever a concurrent move left it.
+        let body = if i % 4 == 3 {
+            json!({"order": order})
+        } else {
+            json!({"column": target, "order": order})
+        };
         async move {
-            app.patch(
-                &format!("/api/boards/tasks/{id}/"),
-                Some(&token),
-                &json!({"column": target, "order": order}),
-            )
-            .await
+            app.patch(&format!("/api/boards/tasks/{id}/"), Some(&token), &body)
+                .await
         }
     });
     let (col_path, col_body) = (
