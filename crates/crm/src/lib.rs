@@ -10,6 +10,7 @@ pub mod contacts;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod invoices;
 pub mod jobs;
 pub mod leads;
 pub mod mail;
@@ -112,6 +113,7 @@ fn api_routes() -> Router<AppState> {
         .merge(leads::routes())
         .merge(accounts::routes())
         .merge(contacts::routes())
+        .merge(invoices::routes())
         .merge(common::comments::routes())
         .merge(common::documents::routes())
 }

@@ -9,6 +9,8 @@ mod contacts;
 mod conventions;
 mod documents;
 mod infra;
+mod invoices;
+mod invoices_estimates;
 mod jobs;
 mod leads;
 mod leads_io;
