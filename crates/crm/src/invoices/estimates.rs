@@ -63,7 +63,7 @@ const TABLE: Table = Table {
     returning: "estimate_number",
 };
 
-const VISIBILITY: Visibility = Visibility {
+pub const VISIBILITY: Visibility = Visibility {
     table: "estimate",
     alias: "e",
     fk: "estimate_id",

@@ -7,6 +7,7 @@ pub mod handlers;
 pub mod model;
 pub mod money;
 pub mod payments;
+pub mod portal;
 pub mod products;
 pub mod service;
 
@@ -27,7 +28,8 @@ use crate::state::AppState;
         payments::mark_paid, payments::delete, estimates::list, estimates::create,
         estimates::detail, estimates::put, estimates::patch, estimates::delete, estimates::send,
         estimates::convert, products::list, products::create, products::detail, products::put,
-        products::patch, products::delete,
+        products::patch, products::delete, portal::invoice, portal::estimate, portal::accept,
+        portal::decline, portal::invoice_link, portal::estimate_link,
     ),
     components(schemas(
         dto::InvoiceMessage, dto::InvoiceListObj, dto::InvoiceListResponse, dto::LineItemObj,
@@ -36,10 +38,13 @@ use crate::state::AppState;
         dto::InvoiceBody, dto::PaymentBody, estimates::EstimateObj, estimates::EstimateListResponse,
         estimates::EstimateDetail, estimates::EstimateSaved, estimates::EstimateBody,
         products::ProductObj, products::ProductListResponse, products::ProductSaved, products::ProductBody,
+        portal::PublicInvoice, portal::PublicEstimate, portal::PortalMessage, portal::PublicLinkBody,
+        portal::PublicLink,
     )),
     tags((name = "invoices", description = "Invoices, line items, payments"),
          (name = "estimates", description = "Estimates (quotes)"),
-         (name = "products", description = "Product catalogue"))
+         (name = "products", description = "Product catalogue"),
+         (name = "portal", description = "Client portal (no login: the link's token) and its link management"))
 )]
 pub struct InvoicesApi;
 
@@ -84,6 +89,21 @@ pub fn routes() -> Router<AppState> {
                 .delete(estimates::delete),
         )
         .route("/api/invoices/estimates/{id}/send/", post(estimates::send))
+        .route(
+            "/api/invoices/{id}/public-link/",
+            post(portal::invoice_link),
+        )
+        .route(
+            "/api/invoices/estimates/{id}/public-link/",
+            post(portal::estimate_link),
+        )
+        .route("/api/public/invoice/{token}/", get(portal::invoice))
+        .route("/api/public/estimate/{token}/", get(portal::estimate))
+        .route("/api/public/estimate/{token}/accept/", post(portal::accept))
+        .route(
+            "/api/public/estimate/{token}/decline/",
+            post(portal::decline),
+        )
         .route(
             "/api/invoices/products/",
             get(products::list).post(products::create),

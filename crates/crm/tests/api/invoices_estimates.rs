@@ -332,3 +332,171 @@ async fn products_sku_per_org_and_empty_sku_finding_24() {
         .await;
     assert_eq!(res.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn portal_works_without_login_by_rotatable_token_findings_11_12() {
+    let app = TestApp::new().await;
+    let admin = app.admin("portal@example.com").await;
+    let other = app.admin("portal-b@example.com").await;
+    let (account, contact) = party(&app, admin.org_id, "Portal").await;
+    let inv = crate::invoices::create(
+        &app,
+        &admin,
+        &json!({"invoice_title": "Site", "account_id": account, "contact_id": contact, "status": "Sent",
+                "tax_rate": "10", "line_items": [{"name": "Work", "quantity": 1, "unit_price": "10.25"}]}),
+    )
+    .await;
+    let token = inv["public_token"].as_str().unwrap().to_string();
+    // No Authorization header at all (upstream: 500 from the org middleware).
+    let res = app
+        .get(&format!("/api/public/invoice/{token}/"), None)
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    let b = &res.body;
+    assert_eq!(b["invoice_number"], inv["invoice_number"]);
+    assert_eq!(b["status"], "Viewed");
+    // Rounded stored values on the first view (upstream: "11.27500000").
+    assert_eq!(b["tax_amount"], "1.03");
+    assert_eq!(b["total_amount"], "11.28");
+    assert_eq!(b["line_items"][0]["name"], "Work");
+    assert_eq!(b["template"]["primary_color"], "#3B82F6");
+    assert!(!res.text.contains("api_key"));
+    assert!(!res.text.contains("portal@example.com"));
+    // The creator is kept (upstream nulled created_by on every portal save).
+    let d = app
+        .get(
+            &format!("/api/invoices/{}/", inv["id"].as_str().unwrap()),
+            Some(&admin.access),
+        )
+        .await;
+    assert_eq!(
+        d.body["invoice"]["created_by"]["email"],
+        "portal@example.com"
+    );
+    assert!(d.body["invoice"]["viewed_at"].is_string());
+    // Another org's token holder learns nothing more: the same link works for anyone, an
+    // unknown token is a 404.
+    let res = app
+        .get(
+            "/api/public/invoice/not-a-real-token-0000000000/",
+            Some(&other.access),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+    assert_eq!(res.body["message"], "Invoice not found or link expired");
+    // Rotation: the old link stops working, the new one works; disabling and expiry.
+    let path = format!("/api/invoices/{}/public-link/", inv["id"].as_str().unwrap());
+    let res = app.post(&path, Some(&admin.access), &json!({})).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    let new_token = res.body["public_token"].as_str().unwrap().to_string();
+    assert_ne!(new_token, token);
+    assert_eq!(
+        app.get(&format!("/api/public/invoice/{token}/"), None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get(&format!("/api/public/invoice/{new_token}/"), None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let res = app
+        .post(
+            &path,
+            Some(&admin.access),
+            &json!({"rotate": false, "enabled": false}),
+        )
+        .await;
+    assert_eq!(res.body["public_link_enabled"], false);
+    assert_eq!(
+        app.get(&format!("/api/public/invoice/{new_token}/"), None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let res = app
+        .post(
+            &path,
+            Some(&admin.access),
+            &json!({"rotate": false, "enabled": true, "expires_in_days": 30}),
+        )
+        .await;
+    assert!(
+        res.body["public_link_expires_at"].is_string(),
+        "{}",
+        res.text
+    );
+    assert_eq!(
+        app.get(&format!("/api/public/invoice/{new_token}/"), None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    sqlx::query("UPDATE invoice SET public_link_expires_at = now() - interval '1 minute'")
+        .execute(&app.db.admin)
+        .await
+        .unwrap();
+    assert_eq!(
+        app.get(&format!("/api/public/invoice/{new_token}/"), None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    // Other org's member cannot rotate it.
+    let res = app.post(&path, Some(&other.access), &json!({})).await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+
+    // Estimates: Draft cannot be accepted; Sent → Viewed on view; accept once.
+    let res = app
+        .post(
+            "/api/invoices/estimates/",
+            Some(&admin.access),
+            &frontend_body("Q"),
+        )
+        .await;
+    let est = res.body["estimate"].clone();
+    let et = est["public_token"].as_str().unwrap().to_string();
+    let res = app
+        .post(
+            &format!("/api/public/estimate/{et}/accept/"),
+            None,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        res.body["message"],
+        "Estimate cannot be accepted in current state"
+    );
+    app.post(
+        &format!(
+            "/api/invoices/estimates/{}/send/",
+            est["id"].as_str().unwrap()
+        ),
+        Some(&admin.access),
+        &json!({}),
+    )
+    .await;
+    let res = app.get(&format!("/api/public/estimate/{et}/"), None).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    assert_eq!(res.body["status"], "Viewed");
+    let res = app
+        .post(
+            &format!("/api/public/estimate/{et}/accept/"),
+            None,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    assert_eq!(res.body["message"], "Estimate accepted successfully");
+    let res = app
+        .post(
+            &format!("/api/public/estimate/{et}/decline/"),
+            None,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+}
