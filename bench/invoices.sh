@@ -110,8 +110,9 @@ for n in $SIZES; do
     measure "$n" "GET /api/invoices/{id}/" "$BASE/api/invoices/$(first_id "$TOKEN")/"
     measure "$n" "POST /api/invoices/" -s "$OUT/create_invoice.lua" "$BASE/api/invoices/"
     # Keep the org at its size for the next runs.
-    psql "$DATABASE_URL" -q -c "DELETE FROM invoice_line_item WHERE invoice_id IN (SELECT id FROM invoice WHERE invoice_title = 'Bench invoice')" \
-        -c "DELETE FROM invoice_history WHERE invoice_title = 'Bench invoice'" \
-        -c "DELETE FROM invoice WHERE invoice_title = 'Bench invoice'"
+    psql "$DATABASE_URL" -q -c "WITH b AS (SELECT id FROM invoice WHERE invoice_title = 'Bench invoice'),
+        l AS (DELETE FROM invoice_line_item WHERE invoice_id IN (SELECT id FROM b)),
+        h AS (DELETE FROM invoice_history WHERE invoice_id IN (SELECT id FROM b))
+        DELETE FROM invoice WHERE id IN (SELECT id FROM b)"
 done
 halt
