@@ -443,6 +443,39 @@ pub fn changes(before: &[(String, String)], after: &[(String, String)]) -> Strin
     out.join("; ")
 }
 
+/// The nightly job of one org (run under its RLS context): unpaid invoices (Sent, Viewed,
+/// Partially_Paid) whose due date (UTC) has passed become Overdue, with a history row; open
+/// estimates (Draft, Sent, Viewed) past their expiry date become Expired. Idempotent: a retried
+/// or second run changes nothing more. Audit columns other than `updated_at` are left alone.
+pub async fn nightly(tx: &mut Tx, org: Option<Uuid>) -> anyhow::Result<()> {
+    let Some(org) = org else { return Ok(()) };
+    let text = format!(
+        "WITH o AS (UPDATE invoice SET status = 'Overdue', updated_at = now()
+                     WHERE org_id = $1 AND status IN ('Sent', 'Viewed', 'Partially_Paid') AND due_date < {TODAY_SQL}
+                     RETURNING id, org_id, invoice_title, invoice_number, client_name, client_email, total_amount,
+                               amount_due, currency, due_date)
+         INSERT INTO invoice_history (created_at, updated_at, id, org_id, invoice_id, invoice_title, invoice_number,
+                                      status, client_name, client_email, total_amount, amount_due, currency, due_date,
+                                      details)
+         SELECT now(), now(), gen_random_uuid(), org_id, id, invoice_title, invoice_number, 'Overdue', client_name,
+                client_email, total_amount, amount_due, currency, due_date, 'status → Overdue (due date passed)'
+           FROM o"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(text))
+        .bind(org)
+        .execute(&mut **tx)
+        .await?;
+    let text = format!(
+        "UPDATE estimate SET status = 'Expired', updated_at = now()
+          WHERE org_id = $1 AND status IN ('Draft', 'Sent', 'Viewed') AND expiry_date < {TODAY_SQL}"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(text))
+        .bind(org)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -68,6 +68,9 @@ pub enum Job {
     AccountEmail { email_id: Uuid },
     /// Deletes expired sessions and reset tokens, old finished jobs and old ledger rows.
     PurgeExpired,
+    /// Per org, nightly: marks unpaid invoices past their due date Overdue and open estimates
+    /// past their expiry date Expired (`invoices::service::nightly`).
+    InvoicesNightly,
     /// Does nothing (after `sleep_ms`), or fails with `fail`: benchmarks and worker checks.
     Noop {
         #[serde(default)]
@@ -88,6 +91,7 @@ impl Job {
             Job::InvitationEmail { .. } => "invitation_email",
             Job::AccountEmail { .. } => "account_email",
             Job::PurgeExpired => "purge_expired",
+            Job::InvoicesNightly => "invoices_nightly",
             Job::Noop { .. } => "noop",
         }
     }

@@ -76,6 +76,7 @@ pub(crate) async fn run(ctx: &mut JobContext<'_>, job: Job) -> anyhow::Result<()
         }
         Job::AccountEmail { email_id } => account_email(ctx, email_id).await,
         Job::PurgeExpired => purge(ctx).await,
+        Job::InvoicesNightly => crate::invoices::service::nightly(ctx.tx, ctx.org_id).await,
         Job::Noop { sleep_ms, fail } => {
             if sleep_ms > 0 {
                 tokio::time::sleep(Duration::from_millis(sleep_ms)).await;

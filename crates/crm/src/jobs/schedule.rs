@@ -27,12 +27,21 @@ pub struct Schedule {
     pub job: fn() -> Job,
 }
 
-pub const SCHEDULES: &[Schedule] = &[Schedule {
-    name: "purge_expired",
-    cron: "17 3 * * *",
-    per_org: false,
-    job: || Job::PurgeExpired,
-}];
+pub const SCHEDULES: &[Schedule] = &[
+    Schedule {
+        name: "purge_expired",
+        cron: "17 3 * * *",
+        per_org: false,
+        job: || Job::PurgeExpired,
+    },
+    // Just after midnight UTC, the invoices' business time zone.
+    Schedule {
+        name: "invoices_nightly",
+        cron: "5 0 * * *",
+        per_org: true,
+        job: || Job::InvoicesNightly,
+    },
+];
 
 /// How often workers look for due schedules.
 pub const TICK: Duration = Duration::from_secs(15);

@@ -898,3 +898,75 @@ async fn invoices_other_orgs_ids_finding_15() {
     assert_eq!(d["invoice"]["status"], "Draft");
     assert_eq!(d["history"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn invoices_nightly_job_marks_overdue_per_org_findings_17_18() {
+    use crm::jobs::{Job, Worker, WorkerOptions, queue};
+    let app = TestApp::new().await;
+    let admin = app.admin("night@example.com").await;
+    let other = app.admin("night-b@example.com").await;
+    let (account, contact) = party(&app, admin.org_id, "Night").await;
+    let (b_account, b_contact) = party(&app, other.org_id, "NightB").await;
+    let past = json!({"status": "Sent", "issue_date": "2026-01-01", "due_date": "2026-01-31"});
+    let late = create(&app, &admin, &with(base(account, contact), past.clone())).await;
+    let draft = create(
+        &app,
+        &admin,
+        &with(base(account, contact), json!({"issue_date": "2026-01-01"})),
+    )
+    .await;
+    let b_late = create(&app, &other, &with(base(b_account, b_contact), past)).await;
+    let est = app
+        .post(
+            "/api/invoices/estimates/",
+            Some(&admin.access),
+            &json!({"title": "Old quote", "issue_date": "2026-01-01", "expiry_date": "2026-01-15"}),
+        )
+        .await;
+    assert_eq!(est.status, StatusCode::CREATED, "{}", est.text);
+    // The job runs in one org's context (upstream's ran without one and saw nothing).
+    let mut conn = app.db.app.acquire().await.unwrap();
+    for _ in 0..2 {
+        // Twice: a retried or repeated run changes nothing more.
+        queue::insert(&mut conn, Some(admin.org_id), &Job::InvoicesNightly, None)
+            .await
+            .unwrap();
+    }
+    drop(conn);
+    let mailer =
+        crm::mail::Mailer::outbox("no-reply@bottlecrm.local", "http://localhost:5173").unwrap();
+    let opts = WorkerOptions {
+        poll_interval: std::time::Duration::from_millis(50),
+        ..WorkerOptions::default()
+    };
+    let w = Worker::new(app.db.app.clone(), opts, mailer);
+    assert_eq!(w.drain().await.unwrap(), 2);
+    let d = get(&app, &admin, &late["id"]).await;
+    assert_eq!(d["invoice"]["status"], "Overdue");
+    assert_eq!(d["invoice"]["created_by"]["email"], "night@example.com");
+    let overdue_rows = d["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["details"].as_str().unwrap_or("").contains("Overdue"))
+        .count();
+    assert_eq!(overdue_rows, 1);
+    assert_eq!(
+        get(&app, &admin, &draft["id"]).await["invoice"]["status"],
+        "Draft"
+    );
+    assert_eq!(
+        get(&app, &other, &b_late["id"]).await["invoice"]["status"],
+        "Sent"
+    );
+    let e = app
+        .get(
+            &format!(
+                "/api/invoices/estimates/{}/",
+                est.body["estimate"]["id"].as_str().unwrap()
+            ),
+            Some(&admin.access),
+        )
+        .await;
+    assert_eq!(e.body["estimate"]["status"], "Expired");
+}
