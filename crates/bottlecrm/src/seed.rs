@@ -62,6 +62,9 @@ pub struct SeedArgs {
     /// Opportunities per org (about a third with 1-3 product line items).
     #[arg(long, default_value_t = 10)]
     opportunities: usize,
+    /// Invoices per org (with 1-3 line items each, payments on paid ones).
+    #[arg(long, default_value_t = 20)]
+    invoices: usize,
     /// Random seed: the same seed gives the same data.
     #[arg(long)]
     seed: Option<u64>,
@@ -507,6 +510,7 @@ pub async fn run(pool: &PgPool, args: SeedArgs) -> anyhow::Result<()> {
         seed_tasks(pool, &mut g, &ctx, args.tasks, batch).await?;
         seed_cases(pool, &mut g, &ctx, args.cases, batch).await?;
         seed_opportunities(pool, &mut g, &ctx, args.opportunities, batch).await?;
+        seed_invoices(pool, &mut g, org, admin, args.invoices, batch).await?;
     }
     // Fresh statistics, so the planner picks the list indexes at once.
     for table in [
@@ -520,6 +524,9 @@ pub async fn run(pool: &PgPool, args: SeedArgs) -> anyhow::Result<()> {
         "\"case\"",
         "solution",
         "opportunity",
+        "invoice",
+        "invoice_line_item",
+        "payment",
     ] {
         sqlx::query(sqlx::AssertSqlSafe(format!("ANALYZE {table}")))
             .execute(pool)
@@ -1532,4 +1539,93 @@ struct LineCols {
     sub: Vec<String>,
     total: Vec<String>,
     order: Vec<i32>,
+}
+
+/// Invoices in batches, generated set-wise by PostgreSQL (its `random()` seeded from `g`, so
+/// `--seed` repeats them): statuses as a live org has them, 1-3 lines without line discounts,
+/// a 0/10/18 % tax, totals rounded as `crm::invoices::money` rounds them, a payment on each
+/// paid or partly paid invoice. Numbers use each invoice's issue date and its position.
+async fn seed_invoices(
+    pool: &PgPool,
+    g: &mut Gen,
+    org: Uuid,
+    admin: Uuid,
+    n: usize,
+    batch: usize,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let mut done = 0;
+    while done < n {
+        let k = batch.min(n - done);
+        let mut tx = begin(pool, org).await?;
+        sqlx::query("SELECT setseed($1)")
+            .bind(g.rng.random_range(-1.0..1.0f64))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "WITH acc AS MATERIALIZED (SELECT array_agg(id) AS a FROM (SELECT id FROM accounts WHERE org_id = $1 LIMIT 500) x),
+                  con AS MATERIALIZED (SELECT array_agg(id) AS c FROM (SELECT id FROM contacts WHERE org_id = $1 LIMIT 500) x),
+                  base AS MATERIALIZED (
+                    SELECT s, gen_random_uuid() AS id, (current_date - (random() * 365)::int) AS d,
+                           (ARRAY['Draft','Sent','Sent','Viewed','Paid','Paid','Partially_Paid','Overdue','Cancelled'])[1 + floor(random() * 9)::int] AS st,
+                           (ARRAY[0, 10, 18])[1 + floor(random() * 3)::int] AS rate,
+                           acc.a[1 + floor(random() * coalesce(array_length(acc.a, 1), 1))::int] AS account,
+                           con.c[1 + floor(random() * coalesce(array_length(con.c, 1), 1))::int] AS contact
+                      FROM generate_series($2::int, $3::int) s, acc, con),
+                  ln AS MATERIALIZED (
+                    SELECT b.id AS inv, gen_random_uuid() AS id, k, v.q, v.p, round(v.q * v.p, 2) AS sub
+                      FROM base b, LATERAL generate_series(1, 1 + (random() * 2)::int + (b.s * 0)) k,
+                           LATERAL (SELECT (1 + floor(random() * 10))::numeric AS q,
+                                           round((10 + random() * 490)::numeric, 2) AS p, k AS kk) v),
+                  agg AS MATERIALIZED (
+                    SELECT b.*, t.sub, round(t.sub * b.rate / 100, 2) AS tax, t.sub + round(t.sub * b.rate / 100, 2) AS total
+                      FROM base b JOIN (SELECT inv, sum(sub) AS sub FROM ln GROUP BY inv) t ON t.inv = b.id),
+                  paid AS MATERIALIZED (
+                    SELECT a.*, CASE a.st WHEN 'Paid' THEN a.total WHEN 'Partially_Paid' THEN round(a.total / 2, 2) ELSE 0 END AS pd
+                      FROM agg a),
+                  i1 AS (INSERT INTO invoice (created_at, updated_at, id, org_id, created_by_id, updated_by_id,
+                            invoice_title, invoice_number, status, account_id, contact_id, client_name, client_email,
+                            client_phone, billing_address_line, billing_city, billing_state, billing_postcode,
+                            billing_country, client_address_line, client_city, client_state, client_postcode,
+                            client_country, subtotal, discount_type, discount_value, discount_amount, tax_rate,
+                            tax_amount, shipping_amount, total_amount, currency, amount_paid, amount_due, issue_date,
+                            due_date, payment_terms, reminder_enabled, reminder_days_before, reminder_days_after,
+                            reminder_frequency, reminder_count, public_token, public_link_enabled, notes, terms,
+                            is_email_sent, sent_at, paid_at, cancelled_at)
+                         SELECT p.d::timestamptz, p.d::timestamptz, p.id, $1, $4, $4,
+                                'Invoice for ' || coalesce((SELECT name FROM accounts WHERE id = p.account), 'services'),
+                                'INV-' || to_char(p.d, 'YYYYMMDD') || '-' || lpad(p.s::text, 6, '0'), p.st,
+                                p.account, p.contact,
+                                coalesce((SELECT concat_ws(' ', first_name, last_name) FROM contacts WHERE id = p.contact), ''),
+                                coalesce((SELECT email FROM contacts WHERE id = p.contact), ''),
+                                '', '', '', '', '', '', '', '', '', '', '',
+                                p.sub, '', 0, 0, p.rate, p.tax, 0, p.total, 'USD', p.pd, p.total - p.pd, p.d, p.d + 30,
+                                'NET_30', true, 3, 7, 'ONCE', 0,
+                                replace(replace(rtrim(encode(uuid_send(gen_random_uuid()) || uuid_send(gen_random_uuid()), 'base64'), '='), '+', '-'), '/', '_'),
+                                true, '', '', p.st <> 'Draft',
+                                CASE WHEN p.st <> 'Draft' THEN p.d::timestamptz END,
+                                CASE WHEN p.st = 'Paid' THEN p.d::timestamptz + interval '10 days' END,
+                                CASE WHEN p.st = 'Cancelled' THEN p.d::timestamptz + interval '5 days' END
+                           FROM paid p),
+                  i2 AS (INSERT INTO invoice_line_item (created_at, updated_at, id, org_id, created_by_id, updated_by_id,
+                            invoice_id, name, description, quantity, unit_price, discount_type, discount_value,
+                            discount_amount, tax_rate, tax_amount, subtotal, total, \"order\")
+                         SELECT now(), now(), l.id, $1, $4, $4, l.inv, 'Item ' || l.k, 'Services', l.q, l.p, '', 0, 0, 0, 0,
+                                l.sub, l.sub, l.k - 1 FROM ln l)
+             INSERT INTO payment (created_at, updated_at, id, org_id, created_by_id, updated_by_id, invoice_id, amount,
+                                  payment_date, payment_method, reference_number, notes)
+             SELECT now(), now(), gen_random_uuid(), $1, $4, $4, p.id, p.pd, p.d + 10, 'BANK_TRANSFER', '', ''
+               FROM paid p WHERE p.pd > 0",
+        )
+        .bind(org)
+        .bind((done + 1) as i32)
+        .bind((done + k) as i32)
+        .bind(admin)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        done += k;
+        progress("invoices", done, n, started);
+    }
+    Ok(())
 }

@@ -12,6 +12,7 @@ pub mod contacts;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod invoices;
 pub mod jobs;
 pub mod leads;
 pub mod mail;
@@ -120,6 +121,7 @@ fn api_routes() -> Router<AppState> {
         .merge(tasks::routes())
         .merge(opportunities::routes())
         .merge(cases::routes())
+        .merge(invoices::routes())
         .merge(common::comments::routes())
         .merge(common::documents::routes())
 }

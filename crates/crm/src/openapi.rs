@@ -105,6 +105,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     add::<crate::tasks::TasksApi>(&mut doc);
     add::<crate::opportunities::OpportunitiesApi>(&mut doc);
     add::<crate::cases::CasesApi>(&mut doc);
+    add::<crate::invoices::InvoicesApi>(&mut doc);
     doc
 }
 

@@ -74,6 +74,9 @@ pub enum Job {
     /// The org's cases that just missed an SLA target: each breach e-mails the case's assignees
     /// once (`cases::sla`).
     CaseSla,
+    /// Per org, nightly: marks unpaid invoices past their due date Overdue and open estimates
+    /// past their expiry date Expired (`invoices::service::nightly`).
+    InvoicesNightly,
     /// Does nothing (after `sleep_ms`), or fails with `fail`: benchmarks and worker checks.
     Noop {
         #[serde(default)]
@@ -96,6 +99,7 @@ impl Job {
             Job::PurgeExpired => "purge_expired",
             Job::TaskReminders => "task_reminders",
             Job::CaseSla => "case_sla",
+            Job::InvoicesNightly => "invoices_nightly",
             Job::Noop { .. } => "noop",
         }
     }

@@ -78,6 +78,7 @@ pub(crate) async fn run(ctx: &mut JobContext<'_>, job: Job) -> anyhow::Result<()
         Job::PurgeExpired => purge(ctx).await,
         Job::TaskReminders => crate::tasks::reminders::run(ctx.tx, ctx.org_id).await,
         Job::CaseSla => crate::cases::sla::run_job(ctx.tx, ctx.org_id).await,
+        Job::InvoicesNightly => crate::invoices::service::nightly(ctx.tx, ctx.org_id).await,
         Job::Noop { sleep_ms, fail } => {
             if sleep_ms > 0 {
                 tokio::time::sleep(Duration::from_millis(sleep_ms)).await;

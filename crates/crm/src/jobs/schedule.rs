@@ -46,6 +46,13 @@ pub const SCHEDULES: &[Schedule] = &[
         per_org: true,
         job: || Job::CaseSla,
     },
+    // Just after midnight UTC, the invoices' business time zone.
+    Schedule {
+        name: "invoices_nightly",
+        cron: "5 0 * * *",
+        per_org: true,
+        job: || Job::InvoicesNightly,
+    },
 ];
 
 /// How often workers look for due schedules.

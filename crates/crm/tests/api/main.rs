@@ -12,6 +12,8 @@ mod conventions;
 mod documents;
 mod hostile_input;
 mod infra;
+mod invoices;
+mod invoices_estimates;
 mod jobs;
 mod leads;
 mod leads_io;

@@ -494,6 +494,25 @@ pub(crate) async fn seed(app: &TestApp, who: &TestUser, mark: &str) {
         .post("/api/cases/solutions/", Some(&who.access), &json!({"title": format!("{mark} solution"), "description": format!("{mark} fix"), "cases": [case]}))
         .await;
     assert!(res.status.is_success(), "solution: {}", res.text);
+    // Invoicing: an invoice with a line item and a payment.
+    let (account, contact) =
+        crate::invoices::party(app, who.org_id, &format!("{mark} invoice account")).await;
+    let inv = crate::invoices::create(
+        app,
+        who,
+        &json!({"invoice_title": format!("{mark} invoice"), "account_id": account, "contact_id": contact,
+                "client_name": format!("{mark} client"), "client_email": format!("{mark}-client@example.com"),
+                "line_items": [{"name": format!("{mark} line"), "quantity": 1, "unit_price": 100}]}),
+    )
+    .await;
+    let res = app
+        .post(
+            &format!("/api/invoices/{}/payments/", inv["id"].as_str().unwrap()),
+            Some(&who.access),
+            &json!({"amount": "10", "payment_date": "2026-01-01", "payment_method": "CASH", "notes": format!("{mark} pay")}),
+        )
+        .await;
+    assert!(res.status.is_success(), "payment: {}", res.text);
 }
 
 /// A multipart request from a body built by `json_body`: file-like fields get a small PDF,
