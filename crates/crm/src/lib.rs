@@ -9,6 +9,7 @@ pub mod config;
 pub mod contacts;
 pub mod db;
 pub mod error;
+pub mod events;
 pub mod http;
 pub mod jobs;
 pub mod leads;
@@ -112,6 +113,7 @@ fn api_routes() -> Router<AppState> {
         .merge(leads::routes())
         .merge(accounts::routes())
         .merge(contacts::routes())
+        .merge(events::routes())
         .merge(common::comments::routes())
         .merge(common::documents::routes())
 }

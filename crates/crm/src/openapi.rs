@@ -101,6 +101,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     add::<crate::leads::LeadsApi>(&mut doc);
     add::<crate::accounts::AccountsApi>(&mut doc);
     add::<crate::contacts::ContactsApi>(&mut doc);
+    add::<crate::events::EventsApi>(&mut doc);
     doc
 }
 

@@ -24,6 +24,9 @@ pub enum Kind {
     Tag,
     Contact,
     Account,
+    Lead,
+    Opportunity,
+    Case,
 }
 
 impl Kind {
@@ -38,6 +41,9 @@ impl Kind {
             Kind::Tag => "(SELECT t.id FROM tags t WHERE t.id = u.x AND t.org_id = $1)",
             Kind::Contact => "(SELECT c.id FROM contacts c WHERE c.id = u.x AND c.org_id = $1)",
             Kind::Account => "(SELECT a.id FROM accounts a WHERE a.id = u.x AND a.org_id = $1)",
+            Kind::Lead => "(SELECT l.id FROM lead l WHERE l.id = u.x AND l.org_id = $1)",
+            Kind::Opportunity => "(SELECT o.id FROM opportunity o WHERE o.id = u.x AND o.org_id = $1)",
+            Kind::Case => "(SELECT c.id FROM \"case\" c WHERE c.id = u.x AND c.org_id = $1)",
         }
     }
 }

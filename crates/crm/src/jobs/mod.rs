@@ -66,6 +66,8 @@ pub enum Job {
     /// Sends an account e-mail (`POST /api/accounts/<id>/create_mail/`) to each of its recipients
     /// that has not had it yet, marking their `emailLogs` row sent.
     AccountEmail { email_id: Uuid },
+    /// E-mails one invitee of an event its invitation (`.ics` attached) and RSVP link.
+    EventInvitation { event_id: Uuid, invitee_id: Uuid },
     /// Deletes expired sessions and reset tokens, old finished jobs and old ledger rows.
     PurgeExpired,
     /// Does nothing (after `sleep_ms`), or fails with `fail`: benchmarks and worker checks.
@@ -87,6 +89,7 @@ impl Job {
             Job::PasswordResetEmail { .. } => "password_reset_email",
             Job::InvitationEmail { .. } => "invitation_email",
             Job::AccountEmail { .. } => "account_email",
+            Job::EventInvitation { .. } => "event_invitation",
             Job::PurgeExpired => "purge_expired",
             Job::Noop { .. } => "noop",
         }

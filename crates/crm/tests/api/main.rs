@@ -8,6 +8,7 @@ mod comments;
 mod contacts;
 mod conventions;
 mod documents;
+mod events;
 mod infra;
 mod jobs;
 mod leads;
