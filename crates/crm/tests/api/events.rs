@@ -337,7 +337,7 @@ async fn daily_series_keeps_its_wall_clock_time_across_the_spring_dst_change() {
         &app,
         &admin,
         json!({"name": "Standup", "start": "2026-03-27T09:00:00+01:00", "end": "2026-03-27T09:15:00+01:00",
-               "timezone": "Europe/Berlin", "rrule": "RRULE:FREQ=DAILY;COUNT=5"}),
+               "timezone": "Europe/Berlin", "rrule": "RRULE:FREQ=DAILY;COUNT=5", "assigned_to": [admin.profile_id]}),
     )
     .await;
     let items = window(
@@ -360,6 +360,7 @@ async fn daily_series_keeps_its_wall_clock_time_across_the_spring_dst_change() {
     assert_eq!(items[2]["occurrence"], "2026-03-29T07:00:00Z");
     assert_eq!(items[2]["id"], json!(id));
     assert_eq!(items[2]["rrule"], "FREQ=DAILY;COUNT=5");
+    assert_eq!(items[2]["assigned_to"], json!([admin.profile_id]));
     // In the caller's zone: 08:00 UTC, then 07:00 UTC once Berlin is on summer time.
     let items = window(&app, &admin, "from=2026-03-28&to=2026-03-30&tz=UTC").await;
     assert_eq!(
