@@ -35,6 +35,8 @@ CREATE TABLE IF NOT EXISTS event (
 );
 CREATE INDEX IF NOT EXISTS event_org_created_idx ON event (org_id, created_at DESC, id DESC);
 CREATE INDEX IF NOT EXISTS event_org_start_idx ON event (org_id, start_at);
+-- The window query: series that end after the window starts, or never end.
+CREATE INDEX IF NOT EXISTS event_org_last_end_idx ON event (org_id, last_end_at);
 CREATE INDEX IF NOT EXISTS event_lead_idx ON event (lead_id) WHERE lead_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS event_account_idx ON event (account_id) WHERE account_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS event_opportunity_idx ON event (opportunity_id) WHERE opportunity_id IS NOT NULL;

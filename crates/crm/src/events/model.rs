@@ -204,7 +204,7 @@ pub async fn window_json(
     let (pf, pt) = (sql.p(Bind::Ts(from)), sql.p(Bind::Ts(to)));
     let text = format!(
         "WITH pg AS MATERIALIZED (SELECT e.*, row_number() OVER (ORDER BY e.start_at, e.id) AS rn FROM event e
-                WHERE {cond} AND e.start_at < {pt} AND (e.last_end_at IS NULL OR e.last_end_at > {pf})
+                WHERE {cond} AND (e.last_end_at > {pf} OR e.last_end_at IS NULL) AND e.start_at < {pt}
                 ORDER BY e.start_at, e.id LIMIT {WINDOW_SERIES}),
          {nested}
          SELECT coalesce(json_agg(json_build_object('obj', {obj}, 'start_at', e.start_at, 'end_at', e.end_at,
