@@ -65,6 +65,9 @@ pub struct SeedArgs {
     /// Invoices per org (with 1-3 line items each, payments on paid ones).
     #[arg(long, default_value_t = 20)]
     invoices: usize,
+    /// Calendar events per org (a third of them recurring series).
+    #[arg(long, default_value_t = 25)]
+    events: usize,
     /// Random seed: the same seed gives the same data.
     #[arg(long)]
     seed: Option<u64>,
@@ -511,6 +514,7 @@ pub async fn run(pool: &PgPool, args: SeedArgs) -> anyhow::Result<()> {
         seed_cases(pool, &mut g, &ctx, args.cases, batch).await?;
         seed_opportunities(pool, &mut g, &ctx, args.opportunities, batch).await?;
         seed_invoices(pool, &mut g, org, admin, args.invoices, batch).await?;
+        seed_events(pool, &mut g, &ctx, args.events, batch).await?;
     }
     // Fresh statistics, so the planner picks the list indexes at once.
     for table in [
@@ -527,6 +531,7 @@ pub async fn run(pool: &PgPool, args: SeedArgs) -> anyhow::Result<()> {
         "invoice",
         "invoice_line_item",
         "payment",
+        "event",
     ] {
         sqlx::query(sqlx::AssertSqlSafe(format!("ANALYZE {table}")))
             .execute(pool)
@@ -1626,6 +1631,144 @@ async fn seed_invoices(
         tx.commit().await?;
         done += k;
         progress("invoices", done, n, started);
+    }
+    Ok(())
+}
+
+}
+
+const EVENT_NAMES: &[&str] = &[
+    "Kick-off meeting",
+    "Quarterly review",
+    "Demo call",
+    "Contract negotiation",
+    "Weekly sync",
+    "Onboarding session",
+    "Follow-up call",
+    "Site visit",
+    "Pricing discussion",
+    "Renewal check-in",
+];
+const EVENT_ZONES: &[&str] = &[
+    "Europe/Berlin",
+    "America/New_York",
+    "UTC",
+    "Asia/Kolkata",
+    "Europe/London",
+];
+
+type EventRows = (
+    Vec<Uuid>,
+    Vec<String>,
+    Vec<String>,
+    Vec<String>,
+    Vec<DateTime<Utc>>,
+);
+type EventTimes = (
+    Vec<DateTime<Utc>>,
+    Vec<String>,
+    Vec<Option<String>>,
+    Vec<Option<DateTime<Utc>>>,
+);
+
+/// Calendar events in batches: meetings and calls from a month back to two months ahead, a third
+/// of them recurring (daily or weekly, bounded or not), each assigned to a member and often
+/// linked to a contact.
+async fn seed_events(
+    pool: &PgPool,
+    g: &mut Gen,
+    c: &LeadCtx<'_>,
+    n: usize,
+    batch: usize,
+) -> anyhow::Result<()> {
+    use crm::events::{dto::Times, recur::Rule};
+    let started = Instant::now();
+    let mut done = 0;
+    while done < n {
+        let k = batch.min(n - done);
+        let mut rows = EventRows::default();
+        let mut more = EventTimes::default();
+        let (mut assignees, mut contacts): (Vec<Uuid>, Vec<Option<Uuid>>) = (vec![], vec![]);
+        for _ in 0..k {
+            let hour = g.rng.random_range(8..18);
+            let day = g.rng.random_range(-30..60);
+            let zone = g.pick(EVENT_ZONES);
+            let tz: crm::events::Tz = zone.parse().unwrap_or(crm::events::Tz::UTC);
+            let local = (g.now + Duration::days(day))
+                .date_naive()
+                .and_hms_opt(hour, 0, 0)
+                .unwrap_or_default();
+            let start = crm::events::recur::resolve(tz, local);
+            let end = start
+                + Duration::minutes(
+                    *[30i64, 45, 60, 90]
+                        .get(g.rng.random_range(0..4))
+                        .unwrap_or(&60),
+                );
+            let rule = if g.chance(0.33) {
+                Some(g.pick(&[
+                    "FREQ=WEEKLY;COUNT=12",
+                    "FREQ=DAILY;COUNT=20",
+                    "FREQ=WEEKLY",
+                    "FREQ=MONTHLY;COUNT=6",
+                ]))
+            } else {
+                None
+            };
+            let times = Times {
+                start,
+                end,
+                tz,
+                all_day: false,
+                rule: rule.and_then(|r| Rule::parse(r).ok()),
+            };
+            rows.0.push(g.id());
+            rows.1.push(g.pick(EVENT_NAMES).to_string());
+            rows.2.push(
+                g.weighted(&[("meeting", 6), ("call", 3), ("other", 1)])
+                    .to_string(),
+            );
+            rows.3.push(
+                g.weighted(&[
+                    ("Planned", 6),
+                    ("Held", 2),
+                    ("Not Held", 1),
+                    ("Canceled", 1),
+                ])
+                .to_string(),
+            );
+            rows.4.push(start);
+            more.0.push(end);
+            more.1.push(zone.to_string());
+            more.2.push(times.rrule_text());
+            more.3.push(times.last_end());
+            assignees.push(c.profiles[g.rng.random_range(0..c.profiles.len())]);
+            contacts.push(if !c.contacts.is_empty() && g.chance(0.5) {
+                Some(c.contacts[g.rng.random_range(0..c.contacts.len())])
+            } else {
+                None
+            });
+        }
+        let mut tx = begin(pool, c.org).await?;
+        sqlx::query(
+            "WITH e AS (INSERT INTO event (created_at, updated_at, id, org_id, created_by_id, updated_by_id, name, event_type,
+                                           status, start_at, end_at, timezone, rrule, last_end_at)
+                 SELECT now(), now(), t.id, $1, $2, $2, t.n, t.ty, t.st, t.s, t.e, t.tz, t.r, t.l
+                 FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::timestamptz[],
+                             $9::text[], $10::text[], $11::timestamptz[]) AS t(id, n, ty, st, s, e, tz, r, l)
+                 RETURNING id),
+                  a AS (INSERT INTO event_assigned_to (event_id, profile_id)
+                        SELECT * FROM unnest($3::uuid[], $12::uuid[]))
+             INSERT INTO event_contacts (event_id, contact_id)
+             SELECT x.id, x.c FROM unnest($3::uuid[], $13::uuid[]) AS x(id, c) WHERE x.c IS NOT NULL",
+        )
+        .bind(c.org).bind(c.admin).bind(&rows.0).bind(&rows.1).bind(&rows.2).bind(&rows.3).bind(&rows.4)
+        .bind(&more.0).bind(&more.1).bind(&more.2).bind(&more.3).bind(&assignees).bind(&contacts)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        done += k;
+        progress("events", done, n, started);
     }
     Ok(())
 }

@@ -11,6 +11,7 @@ pub mod config;
 pub mod contacts;
 pub mod db;
 pub mod error;
+pub mod events;
 pub mod http;
 pub mod invoices;
 pub mod jobs;
@@ -122,6 +123,7 @@ fn api_routes() -> Router<AppState> {
         .merge(opportunities::routes())
         .merge(cases::routes())
         .merge(invoices::routes())
+        .merge(events::routes())
         .merge(common::comments::routes())
         .merge(common::documents::routes())
 }

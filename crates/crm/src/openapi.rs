@@ -106,6 +106,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     add::<crate::opportunities::OpportunitiesApi>(&mut doc);
     add::<crate::cases::CasesApi>(&mut doc);
     add::<crate::invoices::InvoicesApi>(&mut doc);
+    add::<crate::events::EventsApi>(&mut doc);
     doc
 }
 

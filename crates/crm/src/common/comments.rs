@@ -113,6 +113,18 @@ pub const TASKS: Target = Target {
     fk: "task_id",
 };
 
+pub const EVENTS: Target = Target {
+    segment: "events",
+    table: "event",
+    app_label: "events",
+    model: "event",
+    entity_type: "Event",
+    name_sql: "e.name",
+    assigned_table: "event_assigned_to",
+    teams_table: "event_teams",
+    fk: "event_id",
+};
+
 /// Invoices keep upstream's own URLs (`/api/invoices/<id>/comments/`, `.../attachments/`), so
 /// they are not in `TARGETS`; their handlers call `add_comment`, `attachments::attach`,
 /// `comments_of` with this entry.
@@ -129,7 +141,15 @@ pub const INVOICES: Target = Target {
 };
 
 /// Every module that mounts comments and attachments.
-pub const TARGETS: &[&Target] = &[&LEADS, &ACCOUNTS, &CONTACTS, &OPPORTUNITIES, &CASES, &TASKS];
+pub const TARGETS: &[&Target] = &[
+    &LEADS,
+    &ACCOUNTS,
+    &CONTACTS,
+    &OPPORTUNITIES,
+    &CASES,
+    &TASKS,
+    &EVENTS,
+];
 
 impl Target {
     /// How many rows of `table` (`comment` or `attachments`) hang on record `object_id`.

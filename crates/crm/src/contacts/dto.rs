@@ -131,7 +131,7 @@ pub struct ContactObj {
     pub task_count: i64,
     pub opportunity_count: i64,
     pub case_count: i64,
-    /// Always 0: there is no events module yet.
+    /// Events listing this contact.
     pub event_count: i64,
 }
 

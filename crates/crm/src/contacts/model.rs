@@ -137,6 +137,7 @@ const NESTS: &[Nest] = &[
         Obj::Count,
     ),
     nest("case_count", "case_contacts", "case_id", Obj::Count),
+    nest("event_count", "event_contacts", "event_id", Obj::Count),
 ];
 
 /// ContactObj of page CTE `pg` (position `rn`) as a JSON array; needs `render::nested_ctes`.
@@ -152,7 +153,7 @@ fn contact_objects() -> String {
             'updated_at', crm_ts(c.updated_at), 'is_active', c.is_active,
             'org', (SELECT json_build_object('id', o.id, 'name', o.name) FROM organization o WHERE o.id = c.org_id),
             'account', c.account_id, 'accounts', {},
-            'task_count', {}, 'opportunity_count', {}, 'case_count', {}, 'event_count', 0)
+            'task_count', {}, 'opportunity_count', {}, 'case_count', {}, 'event_count', {})
             ORDER BY c.rn), '[]')
          FROM pg c{})",
         render::nested("assigned_to"),
@@ -163,6 +164,7 @@ fn contact_objects() -> String {
         render::count("task_count"),
         render::count("opportunity_count"),
         render::count("case_count"),
+        render::count("event_count"),
         render::nested_joins("c", NESTS),
     )
 }

@@ -66,6 +66,8 @@ pub enum Job {
     /// Sends an account e-mail (`POST /api/accounts/<id>/create_mail/`) to each of its recipients
     /// that has not had it yet, marking their `emailLogs` row sent.
     AccountEmail { email_id: Uuid },
+    /// E-mails one invitee of an event its invitation (`.ics` attached) and RSVP link.
+    EventInvitation { event_id: Uuid, invitee_id: Uuid },
     /// Deletes expired sessions and reset tokens, old finished jobs and old ledger rows.
     PurgeExpired,
     /// Daily, per org: e-mails each assignee of an open task due today or overdue, once per
@@ -96,6 +98,7 @@ impl Job {
             Job::PasswordResetEmail { .. } => "password_reset_email",
             Job::InvitationEmail { .. } => "invitation_email",
             Job::AccountEmail { .. } => "account_email",
+            Job::EventInvitation { .. } => "event_invitation",
             Job::PurgeExpired => "purge_expired",
             Job::TaskReminders => "task_reminders",
             Job::CaseSla => "case_sla",

@@ -75,6 +75,15 @@ pub(crate) async fn run(ctx: &mut JobContext<'_>, job: Job) -> anyhow::Result<()
             send(ctx, "invitation", &to, context).await
         }
         Job::AccountEmail { email_id } => account_email(ctx, email_id).await,
+        Job::EventInvitation {
+            event_id,
+            invitee_id,
+        } => {
+            crate::events::invites::send_invitation(
+                ctx.tx, ctx.pool, ctx.mailer, ctx.job_id, ctx.org_id, event_id, invitee_id,
+            )
+            .await
+        }
         Job::PurgeExpired => purge(ctx).await,
         Job::TaskReminders => crate::tasks::reminders::run(ctx.tx, ctx.org_id).await,
         Job::CaseSla => crate::cases::sla::run_job(ctx.tx, ctx.org_id).await,

@@ -10,7 +10,8 @@ mod smtp;
 pub mod templates;
 
 use anyhow::Context;
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -31,6 +32,14 @@ pub struct Mailer {
     site_url: String,
     /// SECRET_KEY, to derive the tokens of e-mailed links at send time (`auth::links`).
     link_secret: Option<String>,
+}
+
+/// A file attached to an e-mail (text content: calendar invitations).
+pub struct MailAttachment {
+    pub filename: String,
+    /// e.g. `text/calendar; method=REQUEST; charset=UTF-8`.
+    pub content_type: String,
+    pub content: String,
 }
 
 /// Who an e-mail is for and which job sends it (for the ledger).
@@ -103,6 +112,18 @@ impl Mailer {
         env: &Envelope<'_>,
         mail: &Rendered,
     ) -> anyhow::Result<bool> {
+        self.send_with_attachments(pool, env, mail, &[]).await
+    }
+
+    /// `send` with files attached (e.g. an `.ics` invitation). The outbox ledger keeps their
+    /// names, types and (outbox transport only) their text in `attachments`.
+    pub async fn send_with_attachments(
+        &self,
+        pool: &PgPool,
+        env: &Envelope<'_>,
+        mail: &Rendered,
+        files: &[MailAttachment],
+    ) -> anyhow::Result<bool> {
         let (sent,): (bool,) =
             sqlx::query_as("SELECT EXISTS (SELECT 1 FROM mail_outbox WHERE idempotency_key = $1)")
                 .bind(env.idempotency_key)
@@ -132,13 +153,23 @@ impl Mailer {
                 if let Some(r) = env.reply_to.and_then(|r| r.parse::<Mailbox>().ok()) {
                     msg = msg.reply_to(r);
                 }
+                let body = MultiPart::alternative_plain_html(mail.text.clone(), mail.html.clone());
                 let msg = msg
                     .subject(&mail.subject)
-                    .message_id(Some(message_id.clone()))
-                    .multipart(MultiPart::alternative_plain_html(
-                        mail.text.clone(),
-                        mail.html.clone(),
-                    ))?;
+                    .message_id(Some(message_id.clone()));
+                let msg = if files.is_empty() {
+                    msg.multipart(body)?
+                } else {
+                    let mut mixed = MultiPart::mixed().multipart(body);
+                    for f in files {
+                        let ct = ContentType::parse(&f.content_type)
+                            .with_context(|| format!("bad content type {:?}", f.content_type))?;
+                        mixed = mixed.singlepart(
+                            Attachment::new(f.filename.clone()).body(f.content.clone(), ct),
+                        );
+                    }
+                    msg.multipart(mixed)?
+                };
                 t.send(msg).await.context("SMTP send failed")?;
                 tracing::info!(to = env.to, subject = %mail.subject, "e-mail sent over SMTP");
             }
@@ -149,10 +180,24 @@ impl Mailer {
             Transport::Outbox => (mail.text.as_str(), mail.html.as_str()),
             Transport::Smtp(_) => ("", ""),
         };
+        let attachments = (!files.is_empty()).then(|| {
+            serde_json::Value::Array(
+                files
+                    .iter()
+                    .map(|f| {
+                        let content = match self.transport {
+                            Transport::Outbox => serde_json::json!(f.content),
+                            Transport::Smtp(_) => serde_json::Value::Null,
+                        };
+                        serde_json::json!({"filename": f.filename, "content_type": f.content_type, "content": content})
+                    })
+                    .collect(),
+            )
+        });
         sqlx::query(
             "INSERT INTO mail_outbox (id, idempotency_key, tenant_org_id, job_id, transport, from_addr, to_addr,
-                                      subject, text_body, html_body, message_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                                      subject, text_body, html_body, message_id, attachments)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
              ON CONFLICT (idempotency_key) DO NOTHING",
         )
         .bind(Uuid::new_v4())
@@ -166,6 +211,7 @@ impl Mailer {
         .bind(text)
         .bind(html)
         .bind(&message_id)
+        .bind(attachments)
         .execute(pool)
         .await?;
         Ok(true)

@@ -11,6 +11,7 @@ mod contacts;
 mod conventions;
 mod documents;
 mod hostile_input;
+mod events;
 mod infra;
 mod invoices;
 mod invoices_estimates;

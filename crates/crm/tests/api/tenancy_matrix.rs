@@ -456,6 +456,20 @@ pub(crate) async fn seed(app: &TestApp, who: &TestUser, mark: &str) {
         )
         .await;
     assert!(res.status.is_success(), "line item: {}", res.text);
+    let res = app
+        .post("/api/events/", Some(&who.access), &json!({"name": format!("{mark} event"), "start": "2026-05-04T10:00:00Z",
+              "end": "2026-05-04T11:00:00Z", "rrule": "FREQ=DAILY;COUNT=3", "assigned_to": [who.profile_id]}))
+        .await;
+    assert!(res.status.is_success(), "event: {}", res.text);
+    let event = res.body["id"].as_str().unwrap().to_string();
+    let res = app
+        .post(
+            &format!("/api/events/comment/{event}/"),
+            Some(&who.access),
+            &json!({"comment": format!("{mark} comment")}),
+        )
+        .await;
+    assert!(res.status.is_success(), "event comment: {}", res.text);
     for module in [
         "leads",
         "accounts",
