@@ -8,11 +8,13 @@ pub mod common;
 pub mod config;
 pub mod contacts;
 pub mod db;
+pub mod emails;
 pub mod error;
 pub mod http;
 pub mod jobs;
 pub mod leads;
 pub mod mail;
+pub mod marketing;
 pub mod openapi;
 pub mod state;
 pub mod storage;
@@ -112,6 +114,8 @@ fn api_routes() -> Router<AppState> {
         .merge(leads::routes())
         .merge(accounts::routes())
         .merge(contacts::routes())
+        .merge(emails::routes())
+        .merge(marketing::routes())
         .merge(common::comments::routes())
         .merge(common::documents::routes())
 }

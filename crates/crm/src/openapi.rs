@@ -101,6 +101,8 @@ pub fn document() -> utoipa::openapi::OpenApi {
     add::<crate::leads::LeadsApi>(&mut doc);
     add::<crate::accounts::AccountsApi>(&mut doc);
     add::<crate::contacts::ContactsApi>(&mut doc);
+    add::<crate::emails::EmailsApi>(&mut doc);
+    add::<crate::marketing::MarketingApi>(&mut doc);
     doc
 }
 

@@ -20,7 +20,7 @@
 //! retry). A recurring job: a line in `schedule::SCHEDULES` (`per_org` for one job per org).
 
 pub mod queue;
-mod run;
+pub(crate) mod run;
 pub mod schedule;
 pub mod worker;
 
@@ -66,6 +66,8 @@ pub enum Job {
     /// Sends an account e-mail (`POST /api/accounts/<id>/create_mail/`) to each of its recipients
     /// that has not had it yet, marking their `emailLogs` row sent.
     AccountEmail { email_id: Uuid },
+    /// Sends one CRM e-mail (`crm_email` row, `emails` module) to its To, Cc and Bcc, once.
+    CrmEmail { email_id: Uuid },
     /// Deletes expired sessions and reset tokens, old finished jobs and old ledger rows.
     PurgeExpired,
     /// Does nothing (after `sleep_ms`), or fails with `fail`: benchmarks and worker checks.
@@ -87,6 +89,7 @@ impl Job {
             Job::PasswordResetEmail { .. } => "password_reset_email",
             Job::InvitationEmail { .. } => "invitation_email",
             Job::AccountEmail { .. } => "account_email",
+            Job::CrmEmail { .. } => "crm_email",
             Job::PurgeExpired => "purge_expired",
             Job::Noop { .. } => "noop",
         }
