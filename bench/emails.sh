@@ -74,7 +74,8 @@ read -r CONTACT EMAIL <<<"$(busiest "em$first@example.com")"
         before=$(grep -c summary "$OUT/server.log" || true)
         curl -fs -o /dev/null -H "Authorization: Bearer $TOKEN" "$BASE$path"
         sleep 0.3
-        echo "| GET ${path//[0-9a-f]\{8\}-*/{id\}} | $(( $(grep -c summary "$OUT/server.log" || true) - before )) |"
+        label=${path/$CONTACT/\{id\}}
+        echo "| GET ${label/$EMAIL/\{id\}} | $(( $(grep -c summary "$OUT/server.log" || true) - before )) |"
     done
     before=$(grep -c summary "$OUT/server.log" || true)
     curl -fs -o /dev/null -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
