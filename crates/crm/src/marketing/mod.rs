@@ -1,7 +1,9 @@
-//! Marketing: public contact forms and their submissions (`forms`). Newsletters (contact lists,
-//! campaigns) are not built yet; suppression (`email_suppression`) is shared with `emails`.
+//! Marketing: public contact forms and their submissions (`forms`), and the org's suppression
+//! list (`suppression`, honoured by every send of `emails`). Newsletters (contact lists,
+//! campaigns) are not built yet.
 
 pub mod forms;
+pub mod suppression;
 
 use axum::Router;
 use axum::routing::{get, patch};
@@ -14,13 +16,16 @@ use crate::state::AppState;
     paths(
         forms::list_forms, forms::create_form, forms::form_detail, forms::form_patch,
         forms::form_delete, forms::submit, forms::list_submissions, forms::patch_submission,
+        suppression::list, suppression::create, suppression::delete,
     ),
     components(schemas(
         forms::FormObj, forms::FormListResponse, forms::FormBody, forms::FormSaved,
         forms::MarketingMessage, forms::SubmissionBody, forms::SubmissionObj,
-        forms::SubmissionListResponse, forms::SubmissionPatch,
+        forms::SubmissionListResponse, forms::SubmissionPatch, suppression::SuppressionObj,
+        suppression::SuppressionListResponse, suppression::SuppressionBody,
+        suppression::SuppressionSaved,
     )),
-    tags((name = "marketing", description = "Public contact forms and their submissions"))
+    tags((name = "marketing", description = "Public contact forms, their submissions, and suppressed addresses"))
 )]
 pub struct MarketingApi;
 
@@ -42,5 +47,13 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/api/marketing/submissions/{id}/",
             patch(f::patch_submission),
+        )
+        .route(
+            "/api/marketing/suppressions/",
+            get(suppression::list).post(suppression::create),
+        )
+        .route(
+            "/api/marketing/suppressions/{id}/",
+            axum::routing::delete(suppression::delete),
         )
 }

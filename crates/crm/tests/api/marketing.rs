@@ -281,3 +281,124 @@ async fn marketing_public_form_is_rate_limited_per_client_address() {
     assert_eq!(l.body["count"], 6);
     assert_eq!(l.body["results"][0]["ip_address"], "198.51.100.7");
 }
+
+#[tokio::test]
+async fn marketing_suppressions_are_admin_managed_and_stop_crm_emails() {
+    let app = TestApp::new().await;
+    let admin = app.admin("mk-s@example.com").await;
+    let other = app.admin("mk-s2@example.com").await;
+    let user = app.member(admin.org_id, "mk-su@example.com", "USER").await;
+    let path = "/api/marketing/suppressions/";
+    let res = app
+        .post(path, Some(&user.access), &json!({"domain": "x.test"}))
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    for (body, field) in [
+        (json!({}), "address"),
+        (json!({"address": "nope"}), "address"),
+        (json!({"domain": "-bad-"}), "domain"),
+        (json!({"domain": 5}), "domain"),
+        (json!({"address": "a@b.co", "reason": "gone"}), "reason"),
+    ] {
+        let res = app.post(path, Some(&admin.access), &body).await;
+        assert_eq!(res.status, StatusCode::BAD_REQUEST, "{body}: {}", res.text);
+        assert!(res.body["errors"][field].is_array(), "{body}: {}", res.text);
+    }
+    let res = app
+        .post(
+            path,
+            Some(&admin.access),
+            &json!({"domain": "@Blocked.Test"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    let domain_id = res.body["id"].as_str().unwrap().to_string();
+    let res = app
+        .post(
+            path,
+            Some(&admin.access),
+            &json!({"domain": "blocked.test"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "a duplicate");
+    let res = app
+        .post(
+            path,
+            Some(&admin.access),
+            &json!({"address": "Gone@Example.net", "reason": "unsubscribed"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    let count = |q: &'static str, who: &'static str| {
+        let app = &app;
+        let token = if who == "admin" {
+            admin.access.clone()
+        } else {
+            other.access.clone()
+        };
+        async move {
+            let res = app.get(&format!("{path}?{q}"), Some(&token)).await;
+            assert_eq!(res.status, StatusCode::OK, "{q}: {}", res.text);
+            res.body["count"].as_i64().unwrap()
+        }
+    };
+    assert_eq!(count("", "admin").await, 2);
+    assert_eq!(count("kind=domain", "admin").await, 1);
+    assert_eq!(count("search=gone", "admin").await, 1);
+    assert_eq!(count("", "other").await, 0, "never another org's");
+    let res = app
+        .get(&format!("{path}?reason=bogus"), Some(&admin.access))
+        .await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    let res = app
+        .delete(&format!("{path}{domain_id}/"), Some(&other.access))
+        .await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+
+    // A CRM e-mail to a suppressed domain is not sent.
+    let contact = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO contacts (created_at, updated_at, id, org_id, first_name, last_name, email, do_not_call, is_active)
+         VALUES (now(), now(), $1, $2, 'Ann', 'Lee', 'ann@blocked.test', false, true)",
+    )
+    .bind(contact)
+    .bind(admin.org_id)
+    .execute(&app.db.admin)
+    .await
+    .unwrap();
+    let res = app
+        .post(
+            "/api/emails/",
+            Some(&admin.access),
+            &json!({"record_type": "contact", "record_id": contact, "subject": "Hi"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    let mailer =
+        crm::mail::Mailer::outbox("no-reply@bottlecrm.local", "http://localhost:5173").unwrap();
+    let w = crm::jobs::Worker::new(
+        app.db.app.clone(),
+        crm::jobs::WorkerOptions::default(),
+        mailer,
+    );
+    assert_eq!(w.drain().await.unwrap(), 1);
+    let id = res.body["id"].as_str().unwrap();
+    let d = app
+        .get(&format!("/api/emails/{id}/"), Some(&admin.access))
+        .await;
+    assert_eq!(d.body["status"], "failed");
+    assert_eq!(
+        scalar(
+            &app,
+            "SELECT count(*) FROM mail_outbox WHERE tenant_org_id = $1",
+            admin.org_id
+        )
+        .await,
+        0
+    );
+    let res = app
+        .delete(&format!("{path}{domain_id}/"), Some(&admin.access))
+        .await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(count("", "admin").await, 1);
+}

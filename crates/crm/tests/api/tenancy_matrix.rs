@@ -429,6 +429,14 @@ pub(crate) async fn seed(app: &TestApp, who: &TestUser, mark: &str) {
         .post(&format!("/api/marketing/forms/{key}/"), None, &json!({"name": format!("{mark} visitor"), "email": format!("{mark}-v@example.com"), "message": mark}))
         .await;
     assert!(res.status.is_success(), "submission: {}", res.text);
+    let res = app
+        .post(
+            "/api/marketing/suppressions/",
+            Some(&who.access),
+            &json!({"address": format!("{mark}-blocked@example.com")}),
+        )
+        .await;
+    assert!(res.status.is_success(), "suppression: {}", res.text);
     for module in [
         "leads",
         "accounts",
