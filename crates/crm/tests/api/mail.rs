@@ -195,6 +195,24 @@ async fn mail_every_template_renders_with_the_context_its_caller_builds() {
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
     assert_eq!(res.body["invited"], true, "{}", res.text);
 
+    // form_submission: a public contact form's submission tells the org's admins
+    let res = app
+        .post(
+            "/api/marketing/forms/",
+            Some(&admin.access),
+            &json!({"name": "Contact us"}),
+        )
+        .await;
+    let key = res.body["key"].as_str().unwrap().to_string();
+    let res = app
+        .post(
+            &format!("/api/marketing/forms/{key}/"),
+            None,
+            &json!({"name": "Vera", "email": "vera@example.net", "message": "Hi"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+
     run_jobs(&app).await;
     let mails = sent(&app).await;
     let templates: BTreeSet<&str> = mails.iter().map(|m| m.0.as_str()).collect();
