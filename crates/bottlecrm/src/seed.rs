@@ -68,6 +68,9 @@ pub struct SeedArgs {
     /// Calendar events per org (a third of them recurring series).
     #[arg(long, default_value_t = 25)]
     events: usize,
+    /// E-mails sent from contacts (history), plus templates, a contact form and submissions.
+    #[arg(long, default_value_t = 20)]
+    emails: usize,
     /// Random seed: the same seed gives the same data.
     #[arg(long)]
     seed: Option<u64>,
@@ -515,6 +518,7 @@ pub async fn run(pool: &PgPool, args: SeedArgs) -> anyhow::Result<()> {
         seed_opportunities(pool, &mut g, &ctx, args.opportunities, batch).await?;
         seed_invoices(pool, &mut g, org, admin, args.invoices, batch).await?;
         seed_events(pool, &mut g, &ctx, args.events, batch).await?;
+        seed_emails(pool, &mut g, &ctx, args.emails, batch).await?;
     }
     // Fresh statistics, so the planner picks the list indexes at once.
     for table in [
@@ -532,6 +536,7 @@ pub async fn run(pool: &PgPool, args: SeedArgs) -> anyhow::Result<()> {
         "invoice_line_item",
         "payment",
         "event",
+        "crm_email",
     ] {
         sqlx::query(sqlx::AssertSqlSafe(format!("ANALYZE {table}")))
             .execute(pool)
@@ -1769,6 +1774,133 @@ async fn seed_events(
         tx.commit().await?;
         done += k;
         progress("events", done, n, started);
+    }
+    Ok(())
+}
+
+const EMAIL_SUBJECTS: &[&str] = &[
+    "Following up on our call",
+    "Your quote",
+    "Meeting next week?",
+    "Welcome aboard",
+    "Renewal reminder",
+    "Thanks for your time",
+    "Proposal attached",
+    "Quick question",
+];
+
+/// E-mails from contacts (mostly sent, some queued, failed or drafts), two templates, a contact
+/// form with a few submissions.
+async fn seed_emails(
+    pool: &PgPool,
+    g: &mut Gen,
+    c: &LeadCtx<'_>,
+    n: usize,
+    batch: usize,
+) -> anyhow::Result<()> {
+    let (org, admin) = (c.org, c.admin);
+    let mut tx = begin(pool, org).await?;
+    for (name, subject, shared) in [
+        ("Follow-up", "Following up, {{ first_name }}", true),
+        ("Welcome", "Welcome, {{ first_name }}", false),
+    ] {
+        sqlx::query(
+            "INSERT INTO crm_email_template (id, org_id, name, subject, body, is_shared, created_by_id)
+             VALUES ($1, $2, $3, $4, '<p>Hello {{ first_name }},</p><p>Best regards</p>', $5, $6)",
+        )
+        .bind(g.id())
+        .bind(org)
+        .bind(name)
+        .bind(subject)
+        .bind(shared)
+        .bind(admin)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let form = g.id();
+    sqlx::query(
+        "INSERT INTO contact_form (id, org_id, key, name, created_by_id) VALUES ($1, $2, $3, 'Contact us', $4)",
+    )
+    .bind(form)
+    .bind(org)
+    .bind(g.id().simple().to_string())
+    .bind(admin)
+    .execute(&mut *tx)
+    .await?;
+    for i in 0..5 {
+        let (f, l) = (g.pick(FIRST), g.pick(LAST));
+        sqlx::query(
+            "INSERT INTO contact_form_submission (created_at, updated_at, id, name, email, message, reason, status,
+                                                  org_id, form_id)
+             VALUES ($1, $1, $2, $3, $4, 'Please get in touch about pricing.', 'general', $5, $6, $7)",
+        )
+        .bind(g.past())
+        .bind(g.id())
+        .bind(format!("{f} {l}"))
+        .bind(format!("{}.{i}@example.org", f.to_lowercase()))
+        .bind(if i < 3 { "new" } else { "replied" })
+        .bind(org)
+        .bind(form)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    if c.contacts.is_empty() {
+        return Ok(());
+    }
+    let started = Instant::now();
+    let mut done = 0;
+    while done < n {
+        let k = batch.min(n - done);
+        let (mut ids, mut at, mut rec, mut subj, mut status) =
+            (vec![], vec![], vec![], vec![], vec![]);
+        for _ in 0..k {
+            ids.push(g.id());
+            at.push(g.past());
+            rec.push(c.contacts[g.rng.random_range(0..c.contacts.len())]);
+            subj.push(g.pick(EMAIL_SUBJECTS).to_string());
+            let r: f64 = g.rng.random();
+            status.push(
+                match r {
+                    r if r < 0.9 => "sent",
+                    r if r < 0.95 => "failed",
+                    r if r < 0.98 => "draft",
+                    _ => "queued",
+                }
+                .to_string(),
+            );
+        }
+        let mut tx = begin(pool, org).await?;
+        sqlx::query(
+            "INSERT INTO crm_email (id, org_id, record_type, record_id, thread_id, from_email, to_addrs, subject, body,
+                                    status, error, sent_at, message_id, rendered_subject, rendered_html, rendered_text,
+                                    created_by_id, created_at, updated_at)
+             SELECT t.id, $1, 'contact', t.rid, t.id, u.email, ARRAY[c.email::text], t.subj,
+                    '<p>Hello {{ first_name }},</p><p>' || t.subj || '.</p>', t.st,
+                    CASE WHEN t.st = 'failed' THEN 'SMTP send failed: connection refused' END,
+                    CASE WHEN t.st = 'sent' THEN t.at END,
+                    CASE WHEN t.st = 'sent' THEN '<crm_email.' || t.id || '@example.com>' END,
+                    CASE WHEN t.st = 'sent' THEN t.subj END,
+                    CASE WHEN t.st = 'sent' THEN '<p>Hello ' || c.first_name || ',</p><p>' || t.subj || '.</p>' END,
+                    CASE WHEN t.st = 'sent' THEN 'Hello ' || c.first_name || ',' || E'\n' || t.subj || '.' END,
+                    $2, t.at, t.at
+             FROM unnest($3::uuid[], $4::timestamptz[], $5::uuid[], $6::text[], $7::text[]) AS t(id, at, rid, subj, st)
+             JOIN contacts c ON c.id = t.rid
+             CROSS JOIN (SELECT email FROM users WHERE id = $2) u
+             WHERE coalesce(c.email, '') <> ''",
+        )
+        .bind(org)
+        .bind(admin)
+        .bind(&ids)
+        .bind(at)
+        .bind(rec)
+        .bind(subj)
+        .bind(status)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        done += k;
+        progress("emails", done, n, started);
     }
     Ok(())
 }

@@ -10,6 +10,7 @@ pub mod common;
 pub mod config;
 pub mod contacts;
 pub mod db;
+pub mod emails;
 pub mod error;
 pub mod events;
 pub mod http;
@@ -17,6 +18,7 @@ pub mod invoices;
 pub mod jobs;
 pub mod leads;
 pub mod mail;
+pub mod marketing;
 pub mod openapi;
 pub mod opportunities;
 pub mod state;
@@ -124,6 +126,8 @@ fn api_routes() -> Router<AppState> {
         .merge(cases::routes())
         .merge(invoices::routes())
         .merge(events::routes())
+        .merge(emails::routes())
+        .merge(marketing::routes())
         .merge(common::comments::routes())
         .merge(common::documents::routes())
 }

@@ -107,6 +107,8 @@ pub fn document() -> utoipa::openapi::OpenApi {
     add::<crate::cases::CasesApi>(&mut doc);
     add::<crate::invoices::InvoicesApi>(&mut doc);
     add::<crate::events::EventsApi>(&mut doc);
+    add::<crate::emails::EmailsApi>(&mut doc);
+    add::<crate::marketing::MarketingApi>(&mut doc);
     doc
 }
 

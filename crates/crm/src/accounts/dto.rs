@@ -104,23 +104,7 @@ pub struct MailInput {
     pub scheduled_date_time: Option<String>,
 }
 
-/// `{`/`}` must balance, in order (upstream's "tags" check on the message body).
-pub fn braces_balanced(s: &str) -> bool {
-    let mut depth = 0i64;
-    for c in s.chars() {
-        match c {
-            '{' => depth += 1,
-            '}' => {
-                depth -= 1;
-                if depth < 0 {
-                    return false;
-                }
-            }
-            _ => {}
-        }
-    }
-    depth == 0
-}
+pub use crate::mail::templates::braces_balanced;
 
 pub fn validate_mail(body: &Map<String, Value>, errors: &mut FieldErrors) -> Option<MailInput> {
     const RULES: &[(&str, Kind)] = &[

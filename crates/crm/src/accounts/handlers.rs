@@ -405,6 +405,9 @@ pub async fn create_mail(
         return Err(account_errors(errors));
     };
     let email_id = model::insert_mail(&mut t.tx, t.org_id, t.user_id, id, &input, at).await?;
+    // Each recipient becomes an e-mail of the account's history (`emails`), which sends it.
+    crate::emails::model::queue_account_mail(&mut t.tx, t.org_id, t.user_id, id, email_id, at)
+        .await?;
     let job = Job::AccountEmail { email_id };
     match at {
         Some(at) => jobs::enqueue_at(&mut t.tx, Some(t.org_id), job, at).await?,

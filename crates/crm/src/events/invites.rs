@@ -404,7 +404,7 @@ pub(crate) async fn send_invitation(
         content: ics,
     };
     mailer
-        .send_with_attachments(pool, &env, &mail, &[file])
+        .send_with(pool, &env, &mail, crate::mail::Copies::default(), &[file])
         .await?;
     Ok(())
 }

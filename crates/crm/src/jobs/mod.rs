@@ -20,7 +20,7 @@
 //! retry). A recurring job: a line in `schedule::SCHEDULES` (`per_org` for one job per org).
 
 pub mod queue;
-mod run;
+pub(crate) mod run;
 pub mod schedule;
 pub mod worker;
 
@@ -68,6 +68,8 @@ pub enum Job {
     AccountEmail { email_id: Uuid },
     /// E-mails one invitee of an event its invitation (`.ics` attached) and RSVP link.
     EventInvitation { event_id: Uuid, invitee_id: Uuid },
+    /// Sends one CRM e-mail (`crm_email` row, `emails` module) to its To, Cc and Bcc, once.
+    CrmEmail { email_id: Uuid },
     /// Deletes expired sessions and reset tokens, old finished jobs and old ledger rows.
     PurgeExpired,
     /// Daily, per org: e-mails each assignee of an open task due today or overdue, once per
@@ -99,6 +101,7 @@ impl Job {
             Job::InvitationEmail { .. } => "invitation_email",
             Job::AccountEmail { .. } => "account_email",
             Job::EventInvitation { .. } => "event_invitation",
+            Job::CrmEmail { .. } => "crm_email",
             Job::PurgeExpired => "purge_expired",
             Job::TaskReminders => "task_reminders",
             Job::CaseSla => "case_sla",

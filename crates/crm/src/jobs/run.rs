@@ -84,6 +84,7 @@ pub(crate) async fn run(ctx: &mut JobContext<'_>, job: Job) -> anyhow::Result<()
             )
             .await
         }
+        Job::CrmEmail { email_id } => crate::emails::send::run(ctx, email_id).await,
         Job::PurgeExpired => purge(ctx).await,
         Job::TaskReminders => crate::tasks::reminders::run(ctx.tx, ctx.org_id).await,
         Job::CaseSla => crate::cases::sla::run_job(ctx.tx, ctx.org_id).await,
@@ -154,6 +155,10 @@ async fn account_email(ctx: &mut JobContext<'_>, email_id: Uuid) -> anyhow::Resu
     let subject = subject.unwrap_or_default();
     let body = body.unwrap_or_default();
     for (log_id, contact_id, contact) in pending {
+        // Queued through the e-mails module (its history row): sent and recorded there.
+        if crate::emails::send::account_log(ctx, log_id).await? {
+            continue;
+        }
         let to = contact["email"].as_str().unwrap_or_default().to_string();
         let rendered = mail::templates::render_message(&subject, &body, &contact)?;
         let key = format!("account_email:{email_id}:{contact_id}");

@@ -53,6 +53,14 @@ pub struct Envelope<'a> {
     pub reply_to: Option<&'a str>,
 }
 
+/// Further recipients of one message (CRM e-mails): more `To` addresses, `Cc` and `Bcc`.
+#[derive(Default, Clone, Copy)]
+pub struct Copies<'a> {
+    pub to: &'a [String],
+    pub cc: &'a [String],
+    pub bcc: &'a [String],
+}
+
 impl Mailer {
     /// Stores e-mails in `mail_outbox` and the log only.
     pub fn outbox(from: &str, site_url: &str) -> anyhow::Result<Mailer> {
@@ -112,16 +120,24 @@ impl Mailer {
         env: &Envelope<'_>,
         mail: &Rendered,
     ) -> anyhow::Result<bool> {
-        self.send_with_attachments(pool, env, mail, &[]).await
+        self.send_with(pool, env, mail, Copies::default(), &[]).await
     }
 
-    /// `send` with files attached (e.g. an `.ics` invitation). The outbox ledger keeps their
-    /// names, types and (outbox transport only) their text in `attachments`.
-    pub async fn send_with_attachments(
+    /// The Message-ID a message sent under `idempotency_key` carries.
+    pub fn message_id(&self, idempotency_key: &str) -> String {
+        let domain = self.from.email.domain().to_string();
+        format!("<{}@{domain}>", idempotency_key.replace(':', "."))
+    }
+
+    /// `send`, to `env.to` and the `copies` too (one message, one ledger row whose `to_addr`
+    /// lists every `To`), with `files` attached (e.g. an `.ics` invitation). The outbox ledger
+    /// keeps the files' names, types and (outbox transport only) their text in `attachments`.
+    pub async fn send_with(
         &self,
         pool: &PgPool,
         env: &Envelope<'_>,
         mail: &Rendered,
+        copies: Copies<'_>,
         files: &[MailAttachment],
     ) -> anyhow::Result<bool> {
         let (sent,): (bool,) =
@@ -137,19 +153,30 @@ impl Mailer {
             return Ok(false);
         }
         // A stable Message-ID lets receiving systems drop a duplicate too.
-        let domain = self.from.email.domain().to_string();
-        let message_id = format!("<{}@{domain}>", env.idempotency_key.replace(':', "."));
+        let message_id = self.message_id(env.idempotency_key);
+        let mut all_to = vec![env.to.to_string()];
+        all_to.extend(copies.to.iter().cloned());
+        let to_addr = all_to.join(", ");
         match &self.transport {
             Transport::Outbox => {
-                tracing::info!(target: "bottlecrm::outbox", to = env.to, subject = %mail.subject,
+                tracing::info!(target: "bottlecrm::outbox", to = %to_addr, cc = ?copies.cc, bcc = ?copies.bcc, subject = %mail.subject,
                     body = %mail.text, "e-mail stored in the outbox (EMAIL_URL not set)");
             }
             Transport::Smtp(t) => {
-                let to: Mailbox = env
-                    .to
-                    .parse()
-                    .with_context(|| format!("invalid recipient {:?}", env.to))?;
-                let mut msg = Message::builder().from(self.from.clone()).to(to);
+                let mb = |a: &str| -> anyhow::Result<Mailbox> {
+                    a.parse()
+                        .with_context(|| format!("invalid recipient {a:?}"))
+                };
+                let mut msg = Message::builder().from(self.from.clone());
+                for a in &all_to {
+                    msg = msg.to(mb(a)?);
+                }
+                for a in copies.cc {
+                    msg = msg.cc(mb(a)?);
+                }
+                for a in copies.bcc {
+                    msg = msg.bcc(mb(a)?);
+                }
                 if let Some(r) = env.reply_to.and_then(|r| r.parse::<Mailbox>().ok()) {
                     msg = msg.reply_to(r);
                 }
@@ -206,7 +233,7 @@ impl Mailer {
         .bind(env.job_id)
         .bind(self.transport_name())
         .bind(self.from.to_string())
-        .bind(env.to)
+        .bind(&to_addr)
         .bind(&mail.subject)
         .bind(text)
         .bind(html)

@@ -18,6 +18,8 @@
 //! - `task_reminder`: `name`, `due_date`, `overdue` (bool), `url` or `path`
 //! - `sla_breach`: `module`, `name`, `url` or `path`, `breach` ("first response" or
 //!   "resolution"), `due_at` (text)
+//! - `form_submission`: `name`, `email`, `message`, `form`, `org_name`, `url` or `path`
+//!   (a public contact form's submission, to the org's admins)
 
 use std::sync::LazyLock;
 
@@ -58,6 +60,10 @@ const SUBJECTS: &[(&str, &str)] = &[
         "sla_breach",
         "SLA missed: {{ breach }} of the {{ module|lower }} {{ name }}",
     ),
+    (
+        "form_submission",
+        "{{ name }} wrote through the form {{ form }}",
+    ),
 ];
 
 macro_rules! bodies {
@@ -79,7 +85,8 @@ const FILES: &[(&str, &str)] = bodies!(
     "invitation",
     "account_exists",
     "task_reminder",
-    "sla_breach"
+    "sla_breach",
+    "form_submission"
 );
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
@@ -189,6 +196,37 @@ pub mod context {
     pub fn sla_breach(module: &str, name: &str, path: &str, breach: &str, due_at: &str) -> Value {
         json!({ "module": module, "name": name, "path": path, "breach": breach, "due_at": due_at })
     }
+
+    /// A public form's submission (`marketing`), linking to the submissions page.
+    pub fn form_submission(
+        name: &str,
+        email: &str,
+        message: &str,
+        form: &str,
+        org_name: &str,
+    ) -> Value {
+        json!({ "name": name, "email": email, "message": message, "form": form,
+                "org_name": org_name, "path": "/marketing/submissions" })
+    }
+}
+
+/// `{`/`}` must balance, in order (upstream's "tags" check on a message body:
+/// account e-mails, CRM e-mails, their templates).
+pub fn braces_balanced(s: &str) -> bool {
+    let mut depth = 0i64;
+    for c in s.chars() {
+        match c {
+            '{' => depth += 1,
+            '}' => {
+                depth -= 1;
+                if depth < 0 {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+    }
+    depth == 0
 }
 
 /// A message people wrote (an account e-mail): `subject` and the HTML `body` are templates over
@@ -282,6 +320,13 @@ pub fn sample_context(name: &str) -> Value {
             "/cases",
             "first response",
             "2026-12-01 10:00 UTC",
+        ),
+        "form_submission" => context::form_submission(
+            "Ann <Lee>",
+            "ann@example.com",
+            "Call me <here>",
+            "Contact us",
+            "ACME",
         ),
         _ => json!({}),
     }

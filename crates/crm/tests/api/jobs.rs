@@ -607,9 +607,9 @@ async fn jobs_password_reset_links_expire() {
 }
 
 /// `python3 -m aiosmtpd` on a free loopback port; its stdout is every message it received.
-struct SmtpSink {
+pub(crate) struct SmtpSink {
     child: std::process::Child,
-    port: u16,
+    pub(crate) port: u16,
     out: std::path::PathBuf,
 }
 
@@ -630,7 +630,7 @@ fn ensure_aiosmtpd() {
 }
 
 impl SmtpSink {
-    async fn start() -> SmtpSink {
+    pub(crate) async fn start() -> SmtpSink {
         ensure_aiosmtpd();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -664,7 +664,7 @@ impl SmtpSink {
         panic!("aiosmtpd did not start (is it installed? pip install aiosmtpd)");
     }
 
-    fn received(&self) -> String {
+    pub(crate) fn received(&self) -> String {
         std::fs::read_to_string(&self.out).unwrap_or_default()
     }
 }

@@ -216,6 +216,23 @@ async fn mail_every_template_renders_with_the_context_its_caller_builds() {
     .await
     .unwrap();
     drop(conn);
+    // form_submission: a public contact form's submission tells the org's admins
+    let res = app
+        .post(
+            "/api/marketing/forms/",
+            Some(&admin.access),
+            &json!({"name": "Contact us"}),
+        )
+        .await;
+    let key = res.body["key"].as_str().unwrap().to_string();
+    let res = app
+        .post(
+            &format!("/api/marketing/forms/{key}/"),
+            None,
+            &json!({"name": "Vera", "email": "vera@example.net", "message": "Hi"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
 
     run_jobs(&app).await;
     let mails = sent(&app).await;

@@ -470,6 +470,40 @@ pub(crate) async fn seed(app: &TestApp, who: &TestUser, mark: &str) {
         )
         .await;
     assert!(res.status.is_success(), "event comment: {}", res.text);
+    // E-mails and marketing: a contact's e-mail from a template, a form and a submission.
+    let c = app
+        .post("/api/contacts/", Some(&who.access), &json!({"first_name": format!("{mark}c"), "last_name": "Mail", "email": format!("{mark}-mail@example.com")}))
+        .await;
+    assert!(c.status.is_success(), "contact: {}", c.text);
+    let tpl = app
+        .post("/api/emails/templates/", Some(&who.access), &json!({"name": format!("{mark} template"), "subject": format!("{mark} {{{{ first_name }}}}"), "is_shared": true}))
+        .await;
+    assert!(tpl.status.is_success(), "template: {}", tpl.text);
+    let res = app
+        .post("/api/emails/", Some(&who.access), &json!({"record_type": "contact", "record_id": c.body["id"], "template": tpl.body["id"]}))
+        .await;
+    assert!(res.status.is_success(), "e-mail: {}", res.text);
+    let res = app
+        .post(
+            "/api/marketing/forms/",
+            Some(&who.access),
+            &json!({"name": format!("{mark} form")}),
+        )
+        .await;
+    assert!(res.status.is_success(), "form: {}", res.text);
+    let key = res.body["key"].as_str().unwrap_or_default().to_string();
+    let res = app
+        .post(&format!("/api/marketing/forms/{key}/"), None, &json!({"name": format!("{mark} visitor"), "email": format!("{mark}-v@example.com"), "message": mark}))
+        .await;
+    assert!(res.status.is_success(), "submission: {}", res.text);
+    let res = app
+        .post(
+            "/api/marketing/suppressions/",
+            Some(&who.access),
+            &json!({"address": format!("{mark}-blocked@example.com")}),
+        )
+        .await;
+    assert!(res.status.is_success(), "suppression: {}", res.text);
     for module in [
         "leads",
         "accounts",
