@@ -26,3 +26,4 @@ mod response_cache;
 mod rls;
 mod role_matrix;
 mod tenancy_matrix;
+mod throttles;
