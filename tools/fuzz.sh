@@ -18,7 +18,6 @@ cd "$(dirname "$0")/.."
 
 ST_VERSION=4.32.5
 VENV=${FUZZ_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/bottlecrm/schemathesis-$ST_VERSION}
-BIN=${BIN:-target/debug/bottlecrm}
 PGURL=${PGURL:-postgres://postgres@127.0.0.1:5432}
 DB=bottlecrm_fuzz_$$
 SEED=${SEED:-20261203}
@@ -32,7 +31,11 @@ if [ ! -x "$VENV/bin/st" ]; then
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install -q --disable-pip-version-check "schemathesis==$ST_VERSION"
 fi
-[ -x "$BIN" ] || cargo build --workspace
+# The debug server, rebuilt if stale (BIN=path to use another build as is).
+if [ -z "${BIN:-}" ]; then
+    cargo build --workspace -q
+    BIN=target/debug/bottlecrm
+fi
 
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 BASE="http://127.0.0.1:$PORT"
