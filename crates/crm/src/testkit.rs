@@ -259,8 +259,18 @@ impl TestApp {
     }
 
     pub async fn send(&self, req: Request<Body>) -> TestResponse {
-        let res = self
-            .router
+        Self::send_via(&self.router, req).await
+    }
+
+    /// A second server over the same database, with its own state (caches, limiters), as a
+    /// second `serve` process sharing the database would be.
+    pub fn twin(&self) -> Router {
+        crate::router(AppState::new(self.db.app.clone(), self.state.cfg.clone()))
+    }
+
+    /// Sends `req` to `router` (e.g. a `twin`).
+    pub async fn send_via(router: &Router, req: Request<Body>) -> TestResponse {
+        let res = router
             .clone()
             .oneshot(req)
             .await

@@ -51,7 +51,11 @@ pub async fn login(
     };
     errors.into_result()?;
 
-    if let Some(wait) = state.login_limiter.check(&email, ip.as_deref()) {
+    if let Some(wait) = state
+        .login_limiter
+        .check(&state.pool, &email, ip.as_deref())
+        .await?
+    {
         return Err(ApiError::too_many(
             wait,
             format!("Too many failed login attempts. Try again in {wait} seconds."),
@@ -67,7 +71,10 @@ pub async fn login(
     let (user_id, stored, is_active) = row.unwrap_or((Uuid::nil(), String::new(), false));
     let verified = service::verify_password(password.clone(), stored).await?;
     if verified == Verified::No || !is_active || user_id.is_nil() {
-        state.login_limiter.record_failure(&email, ip.as_deref());
+        state
+            .login_limiter
+            .record_failure(&state.pool, &email, ip.as_deref())
+            .await?;
         let reason = if verified == Verified::No {
             "invalid credentials"
         } else {
@@ -87,7 +94,10 @@ pub async fn login(
             "Invalid email or password",
         ));
     }
-    state.login_limiter.record_success(&email, ip.as_deref());
+    state
+        .login_limiter
+        .record_success(&state.pool, &email, ip.as_deref())
+        .await?;
 
     let mut tx = tenant::begin(&state.pool, None, Some(user_id)).await?;
     if verified == Verified::YesNeedsUpgrade {

@@ -110,13 +110,20 @@ pub struct ResetRefused {
     pub error: String,
 }
 
-/// A 400 of the confirm: field errors (`{"token": ["This field is required."]}`) or the
-/// link refused (`{"error": ...}`). Documentation only.
+/// A body the server could not read: `{"detail": "JSON parse error - ..."}`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ResetUnreadable {
+    pub detail: String,
+}
+
+/// A 400 of the confirm: field errors (`{"token": ["This field is required."]}`), the link
+/// refused (`{"error": ...}`) or an unreadable body (`{"detail": ...}`). Documentation only.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 #[allow(dead_code)]
 pub enum ResetConfirmError {
     Refused(ResetRefused),
+    Unreadable(ResetUnreadable),
     Fields(std::collections::HashMap<String, Vec<String>>),
 }
 

@@ -1,5 +1,6 @@
-//! Failed-login throttle, in memory (one server process). Three counters of failures within a
-//! sliding window, only failures count:
+//! Failed-login throttle and the public endpoints' request counters, kept in PostgreSQL
+//! (migration 0050) so that every `serve` process sharing the database enforces one limit.
+//! Three counters of failed logins within a sliding window, only failures count:
 //! - per (e-mail, client IP): after `max_per_pair` failures that pair waits `backoff_base`, and
 //!   each further failure doubles the wait (capped at the window). An attacker guessing one
 //!   account's password from one address slows down fast, while the owner, from another address,
@@ -9,10 +10,14 @@
 //! - per client IP, over any e-mails: `max_per_ip` against password spraying.
 //!
 //! A successful login clears the (e-mail, IP) pair only: it does not reset what others did.
+//! Keys are stored as SHA-256 digests; times are the database's clock (one clock for all
+//! processes).
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
 
 #[derive(Clone, Copy, Debug)]
 pub struct LoginLimits {
@@ -23,86 +28,86 @@ pub struct LoginLimits {
     pub backoff_base: Duration,
 }
 
-#[derive(Default)]
-struct Record {
-    failures: VecDeque<Instant>,
-    /// Pair records only: no attempt before this instant.
-    blocked_until: Option<Instant>,
-}
-
 pub struct LoginLimiter {
     limits: LoginLimits,
-    records: Mutex<HashMap<String, Record>>,
+    /// Failures recorded by this process: every 100th sweeps expired rows.
+    recorded: AtomicU64,
 }
 
-fn ceil_secs(d: Duration) -> u64 {
-    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+fn digest(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
 }
 
 impl LoginLimiter {
     pub fn new(limits: LoginLimits) -> Self {
         LoginLimiter {
             limits,
-            records: Mutex::new(HashMap::new()),
+            recorded: AtomicU64::new(0),
         }
     }
 
-    fn keys(email: &str, ip: Option<&str>) -> (String, Option<String>, Option<String>) {
+    /// (e-mail key, IP key, pair key), digested.
+    fn keys(email: &str, ip: Option<&str>) -> (String, Option<String>, String) {
         let email = email.to_lowercase();
         (
-            format!("e:{email}"),
-            ip.map(|i| format!("i:{i}")),
+            digest(&format!("e:{email}")),
+            ip.map(|i| digest(&format!("i:{i}"))),
             // An unknown address (no socket info) still gets its own pair.
-            Some(format!("p:{}|{email}", ip.unwrap_or("?"))),
+            digest(&format!("p:{}|{email}", ip.unwrap_or("?"))),
         )
     }
 
+    fn window_secs(&self) -> f64 {
+        self.limits.window.as_secs_f64()
+    }
+
     /// Seconds to wait when the pair is backing off or the e-mail or IP is over its ceiling.
-    pub fn check(&self, email: &str, ip: Option<&str>) -> Option<u64> {
-        self.check_at(email, ip, Instant::now())
-    }
-
-    pub fn check_at(&self, email: &str, ip: Option<&str>, now: Instant) -> Option<u64> {
+    pub async fn check(
+        &self,
+        pool: &PgPool,
+        email: &str,
+        ip: Option<&str>,
+    ) -> Result<Option<u64>, sqlx::Error> {
         let (ek, ik, pk) = Self::keys(email, ip);
-        let window = self.limits.window;
-        let mut map = self.records.lock().unwrap_or_else(|p| p.into_inner());
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT key, count(*),
+                    ceil(extract(epoch FROM min(at) + make_interval(secs => $3) - clock_timestamp()))::bigint
+               FROM throttle_hits
+              WHERE key IN ($1, $2) AND at > clock_timestamp() - make_interval(secs => $3)
+              GROUP BY key
+             UNION ALL
+             SELECT key, -1, ceil(extract(epoch FROM until - clock_timestamp()))::bigint
+               FROM throttle_blocks WHERE key = $4 AND until > clock_timestamp()",
+        )
+        .bind(&ek)
+        .bind(ik.as_deref().unwrap_or(""))
+        .bind(self.window_secs())
+        .bind(&pk)
+        .fetch_all(pool)
+        .await?;
         let mut wait: Option<u64> = None;
-        let mut longer = |secs: u64| wait = Some(wait.map_or(secs, |w| w.max(secs)));
-        for (key, max) in [
-            (Some(ek), self.limits.max_per_email),
-            (ik, self.limits.max_per_ip),
-        ] {
-            let Some(rec) = key.and_then(|k| map.get_mut(&k)) else {
-                continue;
+        for (key, n, secs) in rows {
+            let over = if n < 0 {
+                true
+            } else if key == ek {
+                n >= i64::from(self.limits.max_per_email.max(1))
+            } else {
+                n >= i64::from(self.limits.max_per_ip.max(1))
             };
-            while rec
-                .failures
-                .front()
-                .is_some_and(|t| now.duration_since(*t) >= window)
-            {
-                rec.failures.pop_front();
-            }
-            if rec.failures.len() as u32 >= max.max(1)
-                && let Some(oldest) = rec.failures.front()
-            {
-                longer(ceil_secs(window.saturating_sub(now.duration_since(*oldest))).max(1));
+            if over {
+                let secs = secs.max(1) as u64;
+                wait = Some(wait.map_or(secs, |w| w.max(secs)));
             }
         }
-        if let Some(until) = pk
-            .and_then(|k| map.get(&k))
-            .and_then(|r| r.blocked_until)
-            .filter(|u| *u > now)
-        {
-            longer(ceil_secs(until - now).max(1));
-        }
-        wait
+        Ok(wait)
     }
 
-    pub fn record_failure(&self, email: &str, ip: Option<&str>) {
-        self.record_failure_at(email, ip, Instant::now())
-    }
-
-    pub fn record_failure_at(&self, email: &str, ip: Option<&str>, now: Instant) {
+    pub async fn record_failure(
+        &self,
+        pool: &PgPool,
+        email: &str,
+        ip: Option<&str>,
+    ) -> Result<(), sqlx::Error> {
         let (ek, ik, pk) = Self::keys(email, ip);
         let LoginLimits {
             max_per_pair,
@@ -110,112 +115,84 @@ impl LoginLimiter {
             backoff_base,
             ..
         } = self.limits;
-        let mut map = self.records.lock().unwrap_or_else(|p| p.into_inner());
-        // Keep memory bounded under a spray of distinct e-mails: drop stale entries now and then.
-        if map.len() > 100_000 {
-            map.retain(|_, r| {
-                r.failures
-                    .back()
-                    .is_some_and(|t| now.duration_since(*t) < window)
-                    || r.blocked_until.is_some_and(|u| u > now)
-            });
+        let mut keys = vec![ek, pk.clone()];
+        keys.extend(ik);
+        let (n,): (i64,) = sqlx::query_as(
+            "WITH ins AS (INSERT INTO throttle_hits (key) SELECT unnest($1::text[]))
+             SELECT count(*) + 1 FROM throttle_hits
+              WHERE key = $2 AND at > clock_timestamp() - make_interval(secs => $3)",
+        )
+        .bind(&keys)
+        .bind(&pk)
+        .bind(self.window_secs())
+        .fetch_one(pool)
+        .await?;
+        let n = u32::try_from(n).unwrap_or(u32::MAX);
+        if n >= max_per_pair.max(1) {
+            let doublings = (n - max_per_pair.max(1)).min(20);
+            let wait = backoff_base.saturating_mul(1 << doublings).min(window);
+            sqlx::query(
+                "INSERT INTO throttle_blocks (key, until)
+                 VALUES ($1, clock_timestamp() + make_interval(secs => $2))
+                 ON CONFLICT (key) DO UPDATE SET until = excluded.until",
+            )
+            .bind(&pk)
+            .bind(wait.as_secs_f64())
+            .execute(pool)
+            .await?;
         }
-        map.entry(ek).or_default().failures.push_back(now);
-        if let Some(ik) = ik {
-            map.entry(ik).or_default().failures.push_back(now);
+        // Keep the tables small under a spray of distinct e-mails.
+        if self.recorded.fetch_add(1, Ordering::Relaxed) % 100 == 99 {
+            sqlx::query(
+                "WITH h AS (DELETE FROM throttle_hits WHERE at < clock_timestamp() - make_interval(secs => $1))
+                 DELETE FROM throttle_blocks WHERE until < clock_timestamp()",
+            )
+            .bind(self.window_secs())
+            .execute(pool)
+            .await?;
         }
-        if let Some(pk) = pk {
-            let rec = map.entry(pk).or_default();
-            while rec
-                .failures
-                .front()
-                .is_some_and(|t| now.duration_since(*t) >= window)
-            {
-                rec.failures.pop_front();
-            }
-            rec.failures.push_back(now);
-            let n = rec.failures.len() as u32;
-            if n >= max_per_pair.max(1) {
-                let doublings = (n - max_per_pair.max(1)).min(20);
-                let wait = backoff_base.saturating_mul(1 << doublings).min(window);
-                rec.blocked_until = Some(now + wait);
-            }
-        }
+        Ok(())
     }
 
     /// The owner got in from this address: forget the pair's failures.
-    pub fn record_success(&self, email: &str, ip: Option<&str>) {
+    pub async fn record_success(
+        &self,
+        pool: &PgPool,
+        email: &str,
+        ip: Option<&str>,
+    ) -> Result<(), sqlx::Error> {
         let (_, _, pk) = Self::keys(email, ip);
-        if let Some(pk) = pk {
-            self.records
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(&pk);
-        }
+        sqlx::query(
+            "WITH h AS (DELETE FROM throttle_hits WHERE key = $1)
+             DELETE FROM throttle_blocks WHERE key = $1",
+        )
+        .bind(&pk)
+        .execute(pool)
+        .await?;
+        Ok(())
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn limiter() -> LoginLimiter {
-        LoginLimiter::new(LoginLimits {
-            max_per_pair: 3,
-            max_per_email: 10,
-            max_per_ip: 6,
-            window: Duration::from_secs(900),
-            backoff_base: Duration::from_secs(30),
-        })
-    }
-
-    #[test]
-    fn pair_backs_off_and_doubles_other_ip_unaffected() {
-        let l = limiter();
-        let t0 = Instant::now();
-        let bad = Some("6.6.6.6");
-        for _ in 0..2 {
-            l.record_failure_at("a@x.io", bad, t0);
-        }
-        assert_eq!(l.check_at("a@x.io", bad, t0), None, "under the pair limit");
-        l.record_failure_at("A@x.io", bad, t0);
-        assert_eq!(l.check_at("a@x.io", bad, t0), Some(30));
-        assert_eq!(
-            l.check_at("a@x.io", Some("1.2.3.4"), t0),
-            None,
-            "owner elsewhere"
-        );
-        assert_eq!(
-            l.check_at("b@x.io", bad, t0),
-            None,
-            "other accounts from that IP"
-        );
-        let t1 = t0 + Duration::from_secs(31);
-        assert_eq!(l.check_at("a@x.io", bad, t1), None, "after the wait");
-        l.record_failure_at("a@x.io", bad, t1);
-        assert_eq!(l.check_at("a@x.io", bad, t1), Some(60), "doubled");
-        let t2 = t1 + Duration::from_secs(61);
-        l.record_failure_at("a@x.io", bad, t2);
-        assert_eq!(l.check_at("a@x.io", bad, t2), Some(120));
-        l.record_success("a@x.io", bad);
-        assert_eq!(l.check_at("a@x.io", bad, t2), None);
-    }
-
-    #[test]
-    fn per_email_and_per_ip_ceilings() {
-        let l = limiter();
-        let t0 = Instant::now();
-        // Spread over many addresses: the e-mail ceiling (10) holds for everyone.
-        for i in 0..10 {
-            l.record_failure_at("a@x.io", Some(&format!("10.0.0.{i}")), t0);
-        }
-        assert_eq!(l.check_at("a@x.io", Some("1.2.3.4"), t0), Some(900));
-        // One address over many e-mails: the IP ceiling (6).
-        for i in 0..6 {
-            l.record_failure_at(&format!("u{i}@x.io"), Some("7.7.7.7"), t0);
-        }
-        assert!(l.check_at("new@x.io", Some("7.7.7.7"), t0).is_some());
-        let later = t0 + Duration::from_secs(900);
-        assert_eq!(l.check_at("new@x.io", Some("7.7.7.7"), later), None);
-    }
+/// A fixed-window counter shared by every process: counts a hit of `key` and returns the
+/// seconds to wait when `key` already had `max` hits in the current window.
+pub async fn window_hit(
+    pool: &PgPool,
+    key: &str,
+    max: u32,
+    window: Duration,
+) -> Result<Option<u64>, sqlx::Error> {
+    let (n, secs): (i32, i64) = sqlx::query_as(
+        "INSERT INTO throttle_counts AS c (key, started, n) VALUES ($1, clock_timestamp(), 1)
+         ON CONFLICT (key) DO UPDATE SET
+            started = CASE WHEN c.started <= clock_timestamp() - make_interval(secs => $2)
+                           THEN clock_timestamp() ELSE c.started END,
+            n = CASE WHEN c.started <= clock_timestamp() - make_interval(secs => $2)
+                     THEN 1 ELSE c.n + 1 END
+         RETURNING n, ceil(extract(epoch FROM started + make_interval(secs => $2) - clock_timestamp()))::bigint",
+    )
+    .bind(digest(key))
+    .bind(window.as_secs_f64())
+    .fetch_one(pool)
+    .await?;
+    Ok((n as i64 > i64::from(max)).then(|| secs.max(1) as u64))
 }

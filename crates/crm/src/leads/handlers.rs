@@ -1,8 +1,7 @@
 //! `/api/leads/...`: HTTP in and out. Bodies keep upstream's envelopes; upstream's 500s are 4xx.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::OnceLock;
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -15,6 +14,7 @@ use super::dto::{self, LEAD_SOURCE, LEAD_STATUS, LeadInput, Val, lead_errors};
 use super::model::{self, Viewer};
 use super::service;
 use crate::auth::ClientIp;
+use crate::auth::ratelimit::window_hit;
 use crate::common::activity::{self, Action};
 use crate::common::choices::{COUNTRIES, INDUSTRIES, pairs_json};
 use crate::common::comments;
@@ -379,35 +379,6 @@ pub use super::upload::{
 
 // ---- Web-to-lead ----
 
-/// Fixed-window counters for the public web-form endpoint.
-struct SiteLimiter(Mutex<HashMap<String, (Instant, u32)>>);
-
-impl SiteLimiter {
-    /// Seconds to wait when `key` has had `max` hits in the current minute.
-    fn hit(&self, key: String, max: u32) -> Option<u64> {
-        const WINDOW: Duration = Duration::from_secs(60);
-        let now = Instant::now();
-        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() > 50_000 {
-            map.retain(|_, (start, _)| now.duration_since(*start) < WINDOW);
-        }
-        let entry = map.entry(key).or_insert((now, 0));
-        if now.duration_since(entry.0) >= WINDOW {
-            *entry = (now, 0);
-        }
-        if entry.1 >= max {
-            return Some(WINDOW.saturating_sub(now.duration_since(entry.0)).as_secs() + 1);
-        }
-        entry.1 += 1;
-        None
-    }
-}
-
-fn site_limiter() -> &'static SiteLimiter {
-    static L: OnceLock<SiteLimiter> = OnceLock::new();
-    L.get_or_init(|| SiteLimiter(Mutex::new(HashMap::new())))
-}
-
 /// Requests per minute from one address (any key), and per address and key.
 const SITE_PER_IP: u32 = 60;
 const SITE_PER_KEY_AND_IP: u32 = 20;
@@ -432,8 +403,10 @@ pub async fn create_from_site(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
     let ip = ip.unwrap_or_else(|| "unknown".into());
-    let limiter = site_limiter();
-    if let Some(wait) = limiter.hit(format!("ip:{ip}"), SITE_PER_IP) {
+    let minute = Duration::from_secs(60);
+    if let Some(wait) =
+        window_hit(&state.pool, &format!("site-ip:{ip}"), SITE_PER_IP, minute).await?
+    {
         return Err(ApiError::too_many(wait, "Request was throttled."));
     }
     let key = body
@@ -458,7 +431,8 @@ pub async fn create_from_site(
     let Some((setting_id, org_id, creator)) = setting else {
         return Err(site_denied());
     };
-    if let Some(wait) = limiter.hit(format!("key:{setting_id}:{ip}"), SITE_PER_KEY_AND_IP) {
+    let key = format!("site-key:{setting_id}:{ip}");
+    if let Some(wait) = window_hit(&state.pool, &key, SITE_PER_KEY_AND_IP, minute).await? {
         return Err(ApiError::too_many(wait, "Request was throttled."));
     }
     sqlx::query("SELECT set_config('app.current_org', $1, true), set_config('app.api_settings_key', '', true)")

@@ -15,6 +15,7 @@ use crm::testkit::{TestApp, TestResponse, TestUser};
 use serde_json::Value;
 
 use crate::documents::{PDF, multipart};
+use crate::openapi_responses::validate;
 use crate::role_matrix::{Snapshot, method_of, snapshot, sums};
 use crate::tenancy_matrix::{BId, OpShape, b_ids, json_body, op_shape, seed};
 
@@ -108,6 +109,19 @@ impl Tally {
             ));
         }
     }
+    /// The refusal matches the schema the document declares for its status, if any.
+    fn conforms(&mut self, doc: &Value, op: &Value, what: &str, res: &TestResponse) {
+        let schema = &op["responses"][res.status.as_str()]["content"]["application/json"]["schema"];
+        if schema.is_null() {
+            return;
+        }
+        let mut errs = Vec::new();
+        validate(doc, schema, &res.body, "$", false, &mut errs);
+        for e in errs {
+            self.failures
+                .push(format!("{what} -> {}: off its schema: {e}", res.status));
+        }
+    }
     fn no_5xx(&mut self, what: &str, res: &TestResponse) {
         self.requests += 1;
         let switched_off =
@@ -159,7 +173,7 @@ async fn hostile_bodies_on_every_operation() {
     let mut t = Tally::default();
     let mut ops = 0;
     let bad_request = [StatusCode::BAD_REQUEST];
-    for (method, path, shape, _) in operations(&w) {
+    for (method, path, shape, op) in operations(&w) {
         if !shape.json {
             continue;
         }
@@ -181,6 +195,7 @@ async fn hostile_bodies_on_every_operation() {
             &res,
             &[StatusCode::PAYLOAD_TOO_LARGE],
         );
+        t.conforms(&w.doc, &op, &what("body over the limit"), &res);
         // 5,000 levels (within the size limit): refused by the parser's depth limit, not by a
         // stack overflow.
         let deep = format!("{{\"a\": {}{}}}", "[".repeat(5_000), "]".repeat(5_000));
@@ -195,6 +210,7 @@ async fn hostile_bodies_on_every_operation() {
             ))
             .await;
         t.expect(&what("deep JSON"), &res, &bad_request);
+        t.conforms(&w.doc, &op, &what("deep JSON"), &res);
         let deep_obj = format!("{}1{}", "{\"a\":".repeat(2_000), "}".repeat(2_000));
         let res = w
             .app
@@ -207,6 +223,7 @@ async fn hostile_bodies_on_every_operation() {
             ))
             .await;
         t.expect(&what("deep JSON objects"), &res, &bad_request);
+        t.conforms(&w.doc, &op, &what("deep JSON objects"), &res);
         let res = w
             .app
             .send(raw(
@@ -218,6 +235,7 @@ async fn hostile_bodies_on_every_operation() {
             ))
             .await;
         t.expect(&what("invalid UTF-8 JSON"), &res, &bad_request);
+        t.conforms(&w.doc, &op, &what("invalid UTF-8 JSON"), &res);
         let res = w
             .app
             .send(raw(
@@ -229,6 +247,7 @@ async fn hostile_bodies_on_every_operation() {
             ))
             .await;
         t.expect(&what("invalid UTF-8 form"), &res, &bad_request);
+        t.conforms(&w.doc, &op, &what("invalid UTF-8 form"), &res);
         for ct in [
             "text/plain",
             "application/xml",
@@ -252,6 +271,7 @@ async fn hostile_bodies_on_every_operation() {
                 &[StatusCode::UNSUPPORTED_MEDIA_TYPE]
             };
             t.expect(&what(&format!("content type {ct}")), &res, ok);
+            t.conforms(&w.doc, &op, &what(&format!("content type {ct}")), &res);
         }
     }
     assert!(ops > 20, "operations with a JSON body: {ops}");

@@ -35,3 +35,4 @@ mod rls;
 mod role_matrix;
 mod tasks;
 mod tenancy_matrix;
+mod throttles;

@@ -55,7 +55,7 @@ fn format_ok(format: &str, s: &str) -> bool {
 
 /// Validates `v` against `schema` (the subset utoipa emits); pushes one line per violation.
 /// `strict` (2xx bodies): a property the object schema does not declare is a violation too.
-fn validate(
+pub(crate) fn validate(
     doc: &Value,
     schema: &Value,
     v: &Value,
