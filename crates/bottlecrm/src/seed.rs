@@ -1640,8 +1640,6 @@ async fn seed_invoices(
     Ok(())
 }
 
-}
-
 const EVENT_NAMES: &[&str] = &[
     "Kick-off meeting",
     "Quarterly review",

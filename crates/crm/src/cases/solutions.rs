@@ -147,6 +147,11 @@ pub async fn list(
     let mut sql = Sql::default();
     sql.p(Bind::Uuid(t.org_id));
     let mut cond = String::from("s.org_id = $1");
+    if !t.is_admin() {
+        // A member reads the published knowledge base and their own drafts.
+        let me = sql.p(Bind::Uuid(t.user_id));
+        cond.push_str(&format!(" AND (s.is_published OR s.created_by_id = {me})"));
+    }
     for c in LIST.conditions(&q, &mut sql)? {
         cond.push_str(" AND ");
         cond.push_str(&c);
@@ -164,23 +169,7 @@ pub async fn list(
     let mut body: Map<String, Value> = serde_json::from_str(&body).map_err(ApiError::internal)?;
     let count = body["count"].as_i64().unwrap_or(0);
     let base = crate::http::base_url::current(&state.cfg);
-    let url = |off: i64| {
-        let mut pairs: Vec<(String, String)> =
-            q.0.iter()
-                .filter(|(k, _)| k != "limit" && k != "offset")
-                .cloned()
-                .collect();
-        pairs.push(("limit".into(), limit.to_string()));
-        if off > 0 {
-            pairs.push(("offset".into(), off.to_string()));
-        }
-        format!(
-            "{base}/api/cases/solutions/?{}",
-            serde_urlencoded::to_string(&pairs).unwrap_or_default()
-        )
-    };
-    let next = (offset + limit < count).then(|| url(offset + limit));
-    let previous = (offset > 0).then(|| url((offset - limit).max(0)));
+    let (next, previous) = page.links(&base, "/api/cases/solutions/", &q, count);
     body.insert("next".into(), next.into());
     body.insert("previous".into(), previous.into());
     Ok(Json(Value::Object(body)))
@@ -253,7 +242,7 @@ pub async fn detail(mut t: Tenant, Path(id): Path<String>) -> ApiResult<Response
             'linked_cases', {objects},
             'created_at', crm_ts(s.created_at), 'updated_at', crm_ts(s.updated_at),
             'created_by', s.created_by_id, 'updated_by', s.updated_by_id)::text
-         FROM solution s WHERE s.org_id = $1 AND s.id = $2",
+         FROM solution s WHERE s.org_id = $1 AND s.id = $2 AND ($3 OR s.is_published OR s.created_by_id = $4)",
         nested = render::nested_ctes("pg", NESTS),
         objects = case_objects(),
     );

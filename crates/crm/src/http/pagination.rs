@@ -56,8 +56,11 @@ impl Page {
             let query = serde_urlencoded::to_string(&pairs).unwrap_or_default();
             format!("{base}{path}?{query}")
         };
-        let next = (self.offset + self.limit < count).then(|| url(self.offset + self.limit));
-        let previous = (self.offset > 0).then(|| url((self.offset - self.limit).max(0)));
+        // Saturating: `offset` is capped by nothing a client cannot send.
+        let after = self.offset.saturating_add(self.limit);
+        let next = (after < count).then(|| url(after));
+        let previous =
+            (self.offset > 0).then(|| url(self.offset.saturating_sub(self.limit).max(0)));
         (next, previous)
     }
 }

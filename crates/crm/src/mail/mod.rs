@@ -120,7 +120,8 @@ impl Mailer {
         env: &Envelope<'_>,
         mail: &Rendered,
     ) -> anyhow::Result<bool> {
-        self.send_with(pool, env, mail, Copies::default(), &[]).await
+        self.send_with(pool, env, mail, Copies::default(), &[])
+            .await
     }
 
     /// The Message-ID a message sent under `idempotency_key` carries.
