@@ -95,13 +95,14 @@ fn page_links(
         let qs = serde_urlencoded::to_string(&pairs).unwrap_or_default();
         Value::String(format!("{base}{path}?{qs}"))
     };
-    let next = if page.offset + page.limit < count {
-        link(page.offset + page.limit)
+    let after = page.offset.saturating_add(page.limit);
+    let next = if after < count {
+        link(after)
     } else {
         Value::Null
     };
     let previous = if page.offset > 0 {
-        link((page.offset - page.limit).max(0))
+        link(page.offset.saturating_sub(page.limit).max(0))
     } else {
         Value::Null
     };

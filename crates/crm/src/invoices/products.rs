@@ -210,8 +210,10 @@ async fn validate(
 
 #[utoipa::path(post, path = "/api/invoices/products/", tag = "products", security(("jwt" = []), ("api_key" = [])),
     request_body = ProductBody,
-    responses((status = 201, body = ProductSaved), (status = 400)))]
+    responses((status = 201, body = ProductSaved), (status = 400), (status = 403)),
+    extensions(("x-admin-only" = json!(true))))]
 pub async fn create(mut t: Tenant, JsonBody(body): JsonBody) -> ApiResult<Response> {
+    admin_only(&t)?;
     let cols = validate(&mut t, &body, true, None).await?;
     let id = Uuid::new_v4();
     let actor = t.actor();
@@ -240,7 +242,17 @@ pub async fn detail(mut t: Tenant, Path(id): Path<String>) -> ApiResult<Response
     Ok(raw_json(StatusCode::OK, obj))
 }
 
+/// The catalogue is the org's: members read it (line items pick from it), admins change it.
+fn admin_only(t: &Tenant) -> Result<(), crate::error::ApiError> {
+    if t.is_admin() {
+        Ok(())
+    } else {
+        Err(crate::error::ApiError::permission_denied())
+    }
+}
+
 async fn write(mut t: Tenant, raw: &str, body: Map<String, Value>) -> ApiResult<Response> {
+    admin_only(&t)?;
     let id = path_id(raw, "Product")?;
     product_json(&mut t, id).await?;
     let cols = validate(&mut t, &body, false, Some(id)).await?;
@@ -252,7 +264,8 @@ async fn write(mut t: Tenant, raw: &str, body: Map<String, Value>) -> ApiResult<
 
 #[utoipa::path(put, path = "/api/invoices/products/{id}/", tag = "products", security(("jwt" = []), ("api_key" = [])),
     params(("id" = Uuid, Path)), request_body = ProductBody,
-    responses((status = 200, body = ProductSaved), (status = 400), (status = 404)))]
+    responses((status = 200, body = ProductSaved), (status = 400), (status = 403), (status = 404)),
+    extensions(("x-admin-only" = json!(true))))]
 pub async fn put(
     t: Tenant,
     Path(id): Path<String>,
@@ -263,7 +276,8 @@ pub async fn put(
 
 #[utoipa::path(patch, path = "/api/invoices/products/{id}/", tag = "products", security(("jwt" = []), ("api_key" = [])),
     params(("id" = Uuid, Path)), request_body(content = ProductBody, description = "Any of these"),
-    responses((status = 200, body = ProductSaved), (status = 400), (status = 404)))]
+    responses((status = 200, body = ProductSaved), (status = 400), (status = 403), (status = 404)),
+    extensions(("x-admin-only" = json!(true))))]
 pub async fn patch(
     t: Tenant,
     Path(id): Path<String>,
@@ -275,8 +289,10 @@ pub async fn patch(
 /// Deletes the product; line items that named it keep their data without it.
 #[utoipa::path(delete, path = "/api/invoices/products/{id}/", tag = "products", security(("jwt" = []), ("api_key" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = super::dto::InvoiceMessage), (status = 404)))]
+    responses((status = 200, body = super::dto::InvoiceMessage), (status = 403), (status = 404)),
+    extensions(("x-admin-only" = json!(true))))]
 pub async fn delete(mut t: Tenant, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    admin_only(&t)?;
     let id = path_id(&id, "Product")?;
     let done: Option<Uuid> = sqlx::query_scalar(
         "WITH a AS (UPDATE invoice_line_item SET product_id = NULL WHERE org_id = $1 AND product_id = $2),
