@@ -296,7 +296,8 @@ impl Visibility {
             ..
         } = self;
         format!(
-            "({admin} OR {a}.created_by_id = {user}
+            // coalesce: a row without a creator (upstream allows NULL) is not NULL-visible.
+            "({admin} OR coalesce({a}.created_by_id = {user}, false)
           OR EXISTS (SELECT 1 FROM {assigned} a WHERE a.{fk} = {a}.id AND a.profile_id = {profile})
           OR EXISTS (SELECT 1 FROM {teams} lt JOIN teams_users tu ON tu.teams_id = lt.teams_id
                      WHERE lt.{fk} = {a}.id AND tu.profile_id = {profile}))"

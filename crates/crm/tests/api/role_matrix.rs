@@ -106,7 +106,6 @@ fn leaked<'a>(res: &TestResponse, sent: &str, markers: &'a [String]) -> Vec<&'a 
 }
 
 #[tokio::test]
-#[ignore = "after the session-4 merge a USER's GET/PUT/PATCH/DELETE of the admin's account answers 500 in this walk; open on issue 11 (run with --ignored)"]
 async fn role_matrix_every_operation_as_user() {
     let app = TestApp::new().await;
     let admin = app.admin("r-admin@example.com").await;
