@@ -30,7 +30,8 @@ pub fn stage_probability(stage: &str) -> i32 {
 /// * a probability that ends up 0 or null takes the stage's default (so an explicit 0 only
 ///   stays at CLOSED_LOST);
 /// * a closed stage needs `closed_on`, and CLOSED_WON a non-zero `amount` (upstream's
-///   `Opportunity.clean`, which it never runs): 400 on that field;
+///   `Opportunity.clean`, which it never runs): 400 on that field; a PATCH into a closed stage
+///   that leaves `closed_on` out (the frontend's stage change) closes it today;
 /// * moving into a closed stage (or between the two) stamps `closed_by` with the caller's
 ///   profile; moving back to an open stage clears it.
 pub fn apply_stage_rules(
@@ -64,6 +65,17 @@ pub fn apply_stage_rules(
         _ => current.and_then(|c| c.amount.clone()),
     };
     let closed = CLOSED_STAGES.contains(&stage.as_str());
+    // The frontend's stage change (drag, inline select) PATCHes only `stage`: a PATCH into a
+    // closed stage that does not mention `closed_on` closes it today. A body that clears it,
+    // or a PUT without it, is still a 400.
+    let closed_on = closed_on
+        || (closed && !replace && input.get("closed_on").is_none() && {
+            input.set(
+                "closed_on",
+                Val::Date(Some(chrono::Utc::now().date_naive())),
+            );
+            true
+        });
     if closed && !closed_on && !errors.has("closed_on") {
         errors.add(
             "closed_on",

@@ -286,7 +286,7 @@ async fn opportunities_stage_rules_probability_closed_by_and_closed_fields() {
         .patch(
             &format!("/api/opportunities/{id}/"),
             Some(&admin.access),
-            &json!({"name": "Neg", "stage": "CLOSED_WON"}),
+            &json!({"name": "Neg", "stage": "CLOSED_WON", "closed_on": null}),
         )
         .await;
     assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.text);
@@ -1247,4 +1247,29 @@ async fn accounts_pages_render_the_accounts_real_opportunities() {
         .await,
         0
     );
+}
+
+#[tokio::test]
+async fn opportunities_frontend_stage_change_to_closed_closes_it_today() {
+    // The frontend's stage select PATCHes only `stage`: closing must not be a 400.
+    let app = TestApp::new().await;
+    let admin = app.admin("o-stage@example.com").await;
+    let id = create(
+        &app,
+        &admin,
+        json!({"name": "Drag me", "stage": "PROPOSAL", "amount": "120.00"}),
+    )
+    .await;
+    let res = app
+        .patch(
+            &format!("/api/opportunities/{id}/"),
+            Some(&admin.access),
+            &json!({"stage": "CLOSED_WON"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    let o = opp(&app, &admin, id).await;
+    assert_eq!(o["stage"], "CLOSED_WON");
+    let today = chrono::Utc::now().date_naive().to_string();
+    assert_eq!(o["closed_on"], json!(today), "{o}");
 }
