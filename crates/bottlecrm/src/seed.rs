@@ -1754,19 +1754,31 @@ async fn seed_events(
         }
         let mut tx = begin(pool, c.org).await?;
         sqlx::query(
-            "WITH e AS (INSERT INTO event (created_at, updated_at, id, org_id, created_by_id, updated_by_id, name, event_type,
-                                           status, start_at, end_at, timezone, rrule, last_end_at)
-                 SELECT now(), now(), t.id, $1, $2, $2, t.n, t.ty, t.st, t.s, t.e, t.tz, t.r, t.l
-                 FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::timestamptz[],
-                             $9::text[], $10::text[], $11::timestamptz[]) AS t(id, n, ty, st, s, e, tz, r, l)
-                 RETURNING id),
-                  a AS (INSERT INTO event_assigned_to (event_id, profile_id)
-                        SELECT * FROM unnest($3::uuid[], $12::uuid[]))
-             INSERT INTO event_contacts (event_id, contact_id)
-             SELECT x.id, x.c FROM unnest($3::uuid[], $13::uuid[]) AS x(id, c) WHERE x.c IS NOT NULL",
+            "INSERT INTO event (created_at, updated_at, id, org_id, created_by_id, updated_by_id, name, event_type,
+                                status, start_at, end_at, timezone, rrule, last_end_at)
+             SELECT now(), now(), t.id, $1, $2, $2, t.n, t.ty, t.st, t.s, t.e, t.tz, t.r, t.l
+             FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::timestamptz[],
+                         $9::text[], $10::text[], $11::timestamptz[]) AS t(id, n, ty, st, s, e, tz, r, l)",
         )
         .bind(c.org).bind(c.admin).bind(&rows.0).bind(&rows.1).bind(&rows.2).bind(&rows.3).bind(&rows.4)
-        .bind(&more.0).bind(&more.1).bind(&more.2).bind(&more.3).bind(&assignees).bind(&contacts)
+        .bind(&more.0).bind(&more.1).bind(&more.2).bind(&more.3)
+        .execute(&mut *tx)
+        .await?;
+        // The links in statements of their own: their RLS policies look the event up, and rows
+        // a CTE inserts are invisible to the rest of the same statement.
+        sqlx::query(
+            "INSERT INTO event_assigned_to (event_id, profile_id) SELECT * FROM unnest($1::uuid[], $2::uuid[])",
+        )
+        .bind(&rows.0)
+        .bind(&assignees)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO event_contacts (event_id, contact_id)
+             SELECT x.id, x.c FROM unnest($1::uuid[], $2::uuid[]) AS x(id, c) WHERE x.c IS NOT NULL",
+        )
+        .bind(&rows.0)
+        .bind(&contacts)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
