@@ -263,6 +263,7 @@ pub struct EmailSender {
 
 /// One e-mail of the history, with the full message as sent.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = CrmEmailObj)]
 pub struct EmailObj {
     pub id: Uuid,
     pub record_type: String,

@@ -216,8 +216,10 @@ pub async fn list_json(
     }
     let w = w.join(" AND ");
     let dir = if oldest_first { "" } else { " DESC" };
-    let limit = s.p(Bind::Val(sql::Val::Int(Some(page.limit as i32))));
-    let offset = s.p(Bind::Val(sql::Val::Int(Some(page.offset as i32))));
+    // Clamped, not truncated: an `offset` beyond i32 would wrap negative (a 500).
+    let clamp = |v: i64| v.clamp(0, i64::from(i32::MAX)) as i32;
+    let limit = s.p(Bind::Val(sql::Val::Int(Some(clamp(page.limit)))));
+    let offset = s.p(Bind::Val(sql::Val::Int(Some(clamp(page.offset)))));
     let q = format!(
         "SELECT json_build_object(
              'count', (SELECT count(*) FROM crm_email e WHERE {w}),

@@ -186,6 +186,7 @@ pub struct OpportunityBody {
 
 /// Body of `POST .../line-items/` and `PUT .../line-items/<id>/` (always partial).
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = OpportunityLineItemBody)]
 pub struct LineItemBody {
     /// Product of the org (its name and price fill a blank name and a zero price); null clears.
     pub product_id: Option<Uuid>,
@@ -230,6 +231,7 @@ pub struct OpportunityCreated {
 
 /// ProductObj (the invoices module's product).
 #[derive(Serialize, ToSchema)]
+#[schema(as = OpportunityProductObj)]
 pub struct ProductObj {
     pub id: Uuid,
     pub name: String,
@@ -246,6 +248,7 @@ pub struct ProductObj {
 
 /// LineItemObj: decimals as strings with two places.
 #[derive(Serialize, ToSchema)]
+#[schema(as = OpportunityLineItemObj)]
 pub struct LineItemObj {
     pub id: Uuid,
     pub product: Option<ProductObj>,
